@@ -1,0 +1,68 @@
+"""One exception tree for the whole grader.
+
+    GraderError                  anything the grader itself reports to a user
+    ├── UsageError               bad command line or path; exit 2, nothing graded
+    ├── DataError                Fashion-MNIST missing or corrupt; says how to get it
+    ├── RubricError              reference/ rubric or contract unreadable or inconsistent
+    ├── SandboxUnavailable       bubblewrap cannot run here (keeps the exact reason)
+    ├── SubmissionError          the submission file itself is unusable (invalid_submission)
+    ├── ArtifactError            an artifact from the sandbox breaks the schema or a size cap
+    └── RetrainError             the grader's own training worker failed
+
+Failures of a student's code are not exceptions: they become data (an Execution with
+failed cells, a CheckResult with status "error").
+"""
+
+from __future__ import annotations
+
+
+class GraderError(Exception):
+    """Base of every error the grader raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  → {self.hint}" if self.hint else self.message
+
+
+class UsageError(GraderError):
+    pass
+
+
+class DataError(GraderError):
+    pass
+
+
+class RubricError(GraderError):
+    pass
+
+
+class SandboxUnavailable(GraderError):
+    pass
+
+
+class SubmissionError(GraderError):
+    pass
+
+
+class ArtifactError(GraderError):
+    pass
+
+
+class RetrainError(GraderError):
+    pass
+
+
+__all__ = [
+    "GraderError",
+    "UsageError",
+    "DataError",
+    "RubricError",
+    "SandboxUnavailable",
+    "SubmissionError",
+    "ArtifactError",
+    "RetrainError",
+]

@@ -1,0 +1,187 @@
+"""Runs INSIDE the sandbox, after the student's code, in the student's process.
+
+It is grader-owned but untrusted by construction (the student's code ran first and could have
+changed anything), so it only writes evidence: plain JSON and `.npy` arrays
+(allow_pickle=False) into OUT. The grader validates all of it and recomputes what matters.
+It imports nothing from the grader package (which is not visible inside the sandbox).
+
+Values are encoded generically: {"t": "number"|"bool"|"str"|"list"|"dict"|"array"|"model"|
+"history"|"callable"|"none"|"unsupported", ...}. Callables named in the contract with a
+"probe" are called (e.g. build_model(kernel_initializer=k)) under a fixed seed and the models
+they return are exported with their fresh weights.
+"""
+
+import json
+import math
+import os
+import traceback
+
+MAX_ARRAY = 20_000_000
+MAX_LIST = 100_000
+MAX_DEPTH = 6
+
+
+class _Writer:
+    def __init__(self, out):
+        import shutil
+
+        self.out = out
+        self.count = 0
+        if os.path.islink(out) or os.path.isfile(out):
+            os.unlink(out)
+        elif os.path.isdir(out):
+            shutil.rmtree(out)
+        os.makedirs(out)
+
+    def _name(self, stem):
+        self.count += 1
+        return f"{self.count:04d}-{stem}"
+
+    def array(self, value):
+        import numpy as np
+
+        arr = np.asarray(value)
+        if arr.dtype == object or arr.size > MAX_ARRAY:
+            return {"t": "unsupported", "type": f"ndarray[{arr.dtype}] size {arr.size}"}
+        if arr.dtype.kind not in "biuf":
+            return {"t": "unsupported", "type": f"ndarray[{arr.dtype}]"}
+        name = self._name("array.npy")
+        np.save(os.path.join(self.out, name), np.ascontiguousarray(arr), allow_pickle=False)
+        return {"t": "array", "file": name, "shape": list(arr.shape), "dtype": str(arr.dtype)}
+
+    def model(self, model):
+        layers = []
+        for layer in model.layers:
+            weights = []
+            for variable in layer.weights:
+                entry = self.array(variable.numpy())
+                entry["name"] = str(getattr(variable, "path", None) or variable.name)
+                weights.append(entry)
+            try:
+                config = _plain(layer.get_config())
+            except Exception as exc:  # a custom layer whose config fails
+                config = {"error": repr(exc)[:300]}
+            layers.append({"class": type(layer).__name__, "module": type(layer).__module__,
+                           "config": config, "weights": weights})
+        try:
+            input_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
+        except Exception:
+            input_shape = None
+        desc = {"class": type(model).__name__, "input_shape": input_shape, "layers": layers}
+        name = self._name("model.json")
+        with open(os.path.join(self.out, name), "w") as handle:
+            json.dump(desc, handle)
+        return {"t": "model", "file": name}
+
+
+def _plain(value, depth=0):
+    """Layer configs as JSON-safe data (no objects, finite numbers as floats)."""
+    if depth > 12:
+        return None
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in list(value.items())[:200]}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in list(value)[:200]]
+    return repr(value)[:200]
+
+
+def _is_model(value):
+    try:
+        import keras
+    except Exception:
+        return False
+    return isinstance(value, keras.Model)
+
+
+def encode(value, writer, depth=0):
+    import numpy as np
+
+    if depth > MAX_DEPTH:
+        return {"t": "unsupported", "type": "too deep"}
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(value)}
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+        return {"t": "number", "v": number if math.isfinite(number) else str(number)}
+    if isinstance(value, str):
+        return {"t": "str", "v": value[:2000]}
+    if _is_model(value):
+        return writer.model(value)
+    if type(value).__name__ == "History" and isinstance(getattr(value, "history", None), dict):
+        return {"t": "history", "v": encode(value.history, writer, depth + 1)}
+    if isinstance(value, np.ndarray) or hasattr(value, "numpy"):
+        try:
+            arr = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        except Exception as exc:
+            return {"t": "unsupported", "type": f"{type(value).__name__}: {exc!r}"[:300]}
+        if arr.ndim == 0 and arr.dtype.kind in "biuf":
+            return encode(arr.item(), writer, depth)
+        return writer.array(arr)
+    if isinstance(value, dict):
+        items = list(value.items())[:1000]
+        return {"t": "dict", "v": {str(k)[:200]: encode(v, writer, depth + 1) for k, v in items}}
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_LIST:
+            return {"t": "unsupported", "type": f"list of {len(value)}"}
+        return {"t": "list", "v": [encode(v, writer, depth + 1) for v in value]}
+    if callable(value):
+        return {"t": "callable", "type": type(value).__name__}
+    return {"t": "unsupported", "type": type(value).__name__[:100]}
+
+
+def _probe(function, probe, writer):
+    """Call function(**{kwarg: value}) for each value, seeded, and export the models."""
+    import keras
+
+    results = {}
+    for index, option in enumerate(probe["values"]):
+        try:
+            keras.utils.set_random_seed(int(probe.get("seed", 1234)) + index)
+            model = function(**{probe["kwarg"]: option})
+            results[option] = encode(model, writer)
+        except Exception:
+            results[option] = {"t": "error", "traceback": traceback.format_exc()[-3000:]}
+    return {"t": "probe", "v": results}
+
+
+def harvest(namespace, out, contract_path, module_status=None):
+    """Write OUT/manifest.json describing every contract name found in `namespace`."""
+    with open(contract_path) as handle:
+        contract = json.load(handle)
+    writer = _Writer(out)
+    values, errors = {}, {}
+    for name, spec in contract["names"].items():
+        if name not in namespace:
+            continue
+        try:
+            value = namespace[name]
+            entry = encode(value, writer)
+            if spec.get("probe") and callable(value):
+                entry = {"t": "callable", "probe": _probe(value, spec["probe"], writer)}
+            values[name] = entry
+        except Exception:
+            errors[name] = traceback.format_exc()[-3000:]
+    manifest = {"harvest": 1, "values": values, "errors": errors, "module": module_status}
+    with open(os.path.join(out, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle)
+
+
+def run_module(source_path, out, contract_path):
+    """For .py submissions: exec the module as __main__, record a failure, then harvest."""
+    namespace = {"__name__": "__main__", "__file__": source_path, "__builtins__": __builtins__}
+    status = {"ok": True, "traceback": ""}
+    try:
+        with open(source_path, "rb") as handle:
+            code = compile(handle.read(), os.path.basename(source_path), "exec")
+        exec(code, namespace)
+    except BaseException:  # SystemExit and KeyboardInterrupt too: record, then harvest
+        status = {"ok": False, "traceback": traceback.format_exc()[-20000:]}
+    harvest(namespace, out, contract_path, module_status=status)

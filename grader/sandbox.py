@@ -1,0 +1,344 @@
+"""The cage a student's code runs in, as measured in shared/sandbox.md.
+
+Layers, from the outside in:
+  cgroup v1 (memory, pids)  real memory and process caps; the grader kills leftovers through it
+  bubblewrap (started as root, no user namespace)  new mount/pid/net/ipc/uts namespaces; only
+      /usr, the interpreter, its packages, the data (read-only) and a size-capped scratch exist
+  prlimit                   RLIMIT_AS (a generous backstop), FSIZE, NOFILE, CORE, CPU
+  setpriv                   drops to uid/gid 65534 with no capabilities and no-new-privs
+
+bwrap runs as root only to set up binds (so /root/.pyenv and a clone in /root work); the
+student's process is a real unprivileged host user, so a bound file it should not read stays
+unreadable, and a kill of a host process fails. Where bubblewrap cannot run, `probe()` keeps the
+exact reason; `Sandbox(level="none")` runs with rlimits only and says so in every result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import SandboxUnavailable
+
+NOBODY = 65534
+HOME = "/home/student"
+INPUT = "/opt/grader"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every cap, from the rubric; the numbers in force are copied into each result."""
+
+    cell_timeout_s: int = 1200
+    total_timeout_s: int = 3600
+    memory_mb: int = 6144
+    pids: int = 512
+    scratch_mb: int = 1024
+    output_bytes_per_cell: int = 1_000_000
+    output_bytes_total: int = 5_000_000
+    address_space_mb: int = 32768
+    file_size_mb: int = 512
+    open_files: int = 4096
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Limits":
+        known = {key: int(value) for key, value in raw.items() if key in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class SandboxReport:
+    """What protected this run: goes into result.json and the report."""
+
+    level: str  # "bwrap" | "none"
+    uid: int | None
+    network: bool
+    memory_cap: str  # "cgroup" | "rlimit" | "none"
+    process_cap: str
+    scratch_cap: str
+    limits: dict = field(default_factory=dict)
+    note: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def probe() -> str | None:
+    """None if bubblewrap can build a namespace here; otherwise its exact complaint."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) no está instalado: apt-get install bubblewrap"
+    try:
+        done = subprocess.run([bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap no arrancó: {exc}"
+    if done.returncode != 0:
+        return (done.stderr or done.stdout or f"exit {done.returncode}").strip()
+    return None
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+class _Cgroups:
+    """One memory and one pids cgroup (v1) per run, or nothing where they cannot be made."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.paths: dict[str, Path] = {}
+        if not _is_root():
+            return
+        for controller in ("memory", "pids"):
+            base = CGROUP_ROOT / controller
+            if not (base / "cgroup.procs").exists():
+                continue
+            path = base / "grader" / name
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                if controller == "memory":
+                    (path / "memory.limit_in_bytes").write_text(str(limits.memory_mb << 20))
+                    swap = path / "memory.memsw.limit_in_bytes"
+                    if swap.exists():
+                        swap.write_text(str(limits.memory_mb << 20))
+                else:
+                    (path / "pids.max").write_text(str(limits.pids))
+            except OSError:
+                continue
+            self.paths[controller] = path
+
+    def join_command(self) -> list[str]:
+        """A shell prefix that moves itself into the cgroups, then execs the rest."""
+        if not self.paths:
+            return []
+        script = "".join(f'echo $$ > "{path}/cgroup.procs" && ' for path in self.paths.values())
+        return ["/bin/sh", "-c", script + 'exec "$@"', "sh"]
+
+    def oom_killed(self) -> bool:
+        path = self.paths.get("memory")
+        if not path:
+            return False
+        try:
+            for line in (path / "memory.oom_control").read_text().splitlines():
+                if line.startswith("oom_kill ") and int(line.split()[1]) > 0:
+                    return True
+            return int((path / "memory.failcnt").read_text()) > 0 and \
+                int((path / "memory.max_usage_in_bytes").read_text()) >= int((path / "memory.limit_in_bytes").read_text()) - (8 << 20)
+        except (OSError, ValueError):
+            return False
+
+    def pids_exhausted(self) -> bool:
+        path = self.paths.get("pids")
+        if not path:
+            return False
+        try:
+            return int((path / "pids.events").read_text().split()[1]) > 0
+        except (OSError, ValueError, IndexError):
+            return False
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            pids = set()
+            for path in self.paths.values():
+                try:
+                    pids |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
+                except OSError:
+                    pass
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for path in self.paths.values():
+            for _ in range(20):
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+class Sandbox:
+    """A scratch folder plus a command wrapper; use as a context manager.
+
+    Inside: HOME=/home/student (the scratch, capped), data at ~/.keras/datasets/fashion-mnist
+    (read-only), grader inputs at /opt/grader (read-only), the kernel's connection folder at the
+    same path as outside (sockets must be reachable from both sides).
+    """
+
+    def __init__(self, limits: Limits, data_folder: Path | None, *, level: str = "bwrap") -> None:
+        if level not in ("bwrap", "none"):
+            raise ValueError(level)
+        self.limits = limits
+        self.level = level
+        self.data_folder = data_folder
+        self.name = uuid.uuid4().hex[:12]
+        self.work = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.scratch = self.work / "home"
+        self.input = self.work / "in"
+        self.conn = self.work / "conn"
+        for folder in (self.scratch, self.input, self.conn):
+            folder.mkdir()
+        self.work.chmod(0o755)
+        self.input.chmod(0o755)
+        self._mounted = False
+        self._cgroups: _Cgroups | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "Sandbox":
+        if self.level == "bwrap":
+            reason = probe()
+            if reason:
+                raise SandboxUnavailable(f"bubblewrap no puede crear el sandbox: {reason}",
+                                         hint="Instale bubblewrap, o use --allow-unsandboxed solo para código de confianza.")
+            if not _is_root():
+                raise SandboxUnavailable("el sandbox completo necesita root (cgroups y cambio a un usuario sin privilegios)",
+                                         hint="Ejecute grade como root, o use --allow-unsandboxed solo para código de confianza.")
+        if _is_root():
+            size = f"size={self.limits.scratch_mb}m,mode=0755,uid={NOBODY},gid={NOBODY}"
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "grader-scratch", str(self.scratch)],
+                                  capture_output=True, text=True)
+            self._mounted = done.returncode == 0
+            datasets = self.scratch / ".keras" / "datasets"
+            datasets.mkdir(parents=True, exist_ok=True)
+            for folder in (self.scratch, self.conn, datasets.parent, datasets):
+                os.chown(folder, NOBODY, NOBODY)
+        self._cgroups = _Cgroups(self.name, self.limits)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._cgroups is not None:
+            self._cgroups.remove()
+            self._cgroups = None
+        if self._mounted:
+            subprocess.run(["umount", "-l", str(self.scratch)], capture_output=True)
+            self._mounted = False
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def kill_all(self) -> None:
+        if self._cgroups is not None:
+            self._cgroups.kill_all()
+
+    def oom_killed(self) -> bool:
+        return bool(self._cgroups and self._cgroups.oom_killed())
+
+    def pids_exhausted(self) -> bool:
+        return bool(self._cgroups and self._cgroups.pids_exhausted())
+
+    # -- what the student's process sees ---------------------------------------------------
+    def environment(self) -> dict[str, str]:
+        home = HOME if self.level == "bwrap" else str(self.scratch)
+        return {
+            "HOME": home,
+            "PATH": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{home}/.config/matplotlib",
+            "IPYTHONDIR": f"{home}/.ipython",
+            "KERAS_HOME": f"{home}/.keras",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "MALLOC_ARENA_MAX": "2",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        }
+
+    @property
+    def input_path(self) -> str:
+        return INPUT if self.level == "bwrap" else str(self.input)
+
+    @property
+    def home_path(self) -> str:
+        return HOME if self.level == "bwrap" else str(self.scratch)
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """The full command line that runs `argv` inside the sandbox."""
+        rlimits = [
+            "/usr/bin/prlimit",
+            f"--as={self.limits.address_space_mb << 20}",
+            f"--fsize={self.limits.file_size_mb << 20}",
+            f"--nofile={self.limits.open_files}",
+            "--core=0",
+            f"--cpu={self.limits.total_timeout_s * (os.cpu_count() or 1) + 60}",
+        ]
+        if self.level == "none":
+            if self.data_folder is not None:
+                target = self.scratch / ".keras" / "datasets" / "fashion-mnist"
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.symlink_to(self.data_folder)
+            env = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in self.environment().items())]
+            return env + rlimits + ["--", *argv]
+        cgroup = self._cgroups.join_command() if self._cgroups else []
+        args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                "--ro-bind", "/usr", "/usr",
+                "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+                "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                "--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+        for optional in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/fonts"):
+            if os.path.exists(optional):
+                args += ["--ro-bind", optional, optional]
+        made: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev", "/home"}
+        args += ["--perms", "0755", "--dir", "/home"]
+
+        def bind(flag: str, source: Path | str, target: str) -> None:
+            parts = Path(target).parts
+            for depth in range(2, len(parts)):
+                parent = str(Path(*parts[:depth]))
+                if parent not in made:
+                    args.extend(["--perms", "0755", "--dir", parent])
+                    made.add(parent)
+            args.extend([flag, str(source), target])
+            made.add(target)
+
+        for prefix in sorted({sys.prefix, sys.base_prefix}):
+            real = os.path.realpath(prefix)
+            bind("--ro-bind", real, real)
+            if real != prefix:
+                bind("--symlink", real, prefix)
+        bind("--bind", self.scratch, HOME)
+        bind("--ro-bind", self.input, INPUT)
+        bind("--bind", self.conn, str(self.conn))
+        if self.data_folder is not None:
+            bind("--ro-bind", self.data_folder, f"{HOME}/.keras/datasets/fashion-mnist")
+        args += ["--chdir", HOME, "--clearenv"]
+        for key, value in self.environment().items():
+            args += ["--setenv", key, value]
+        drop = ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        return cgroup + args + ["--", *rlimits, "--", *drop, *argv]
+
+    def report(self, note: str = "") -> SandboxReport:
+        cg = self._cgroups.paths if self._cgroups else {}
+        if self.level == "none":
+            return SandboxReport("none", os.geteuid(), True, "rlimit", "none",
+                                 "tmpfs" if self._mounted else "rlimit", asdict(self.limits),
+                                 note or "Sin sandbox: el código se ejecutó con los permisos del usuario.")
+        return SandboxReport("bwrap", NOBODY, False,
+                             "cgroup" if "memory" in cg else "rlimit",
+                             "cgroup" if "pids" in cg else "none",
+                             "tmpfs" if self._mounted else "rlimit", asdict(self.limits), note)
+
+
+__all__ = ["Sandbox", "Limits", "SandboxReport", "probe"]
