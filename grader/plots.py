@@ -1,0 +1,117 @@
+"""Figures for the report, as PNG data URIs (no script, no network, nothing to escape)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .initializers import InitSpec, distribution  # noqa: E402
+
+COLORS = {"glorot_uniform": "#1f77b4", "he_uniform": "#d62728", "he_normal": "#2ca02c"}
+
+
+def _data_uri(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def curves(student: dict, grader: dict, labels: dict) -> str | None:
+    """val_accuracy and val_loss per initializer: the student's (solid) and the grader's (dashed)."""
+    if not student and not grader:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, metric in zip(axes, ("val_accuracy", "val_loss")):
+        for init, color in COLORS.items():
+            if metric in student.get(init, {}):
+                ys = student[init][metric]
+                ax.plot(range(1, len(ys) + 1), ys, color=color, label=f"{init} ({labels['student']})")
+            if metric in grader.get(init, {}):
+                ys = grader[init][metric]
+                ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle="--", label=f"{init} ({labels['grader']})")
+        ax.set_title(metric)
+        ax.set_xlabel(labels["epoch"])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _data_uri(fig)
+
+
+def initial_histograms(models: dict, labels: dict) -> str | None:
+    """First and last kernel of each build_model probe against the theoretical density."""
+    rows = [(init, desc) for init, desc in models.items() if init in COLORS and getattr(desc, "kernels", None)]
+    if not rows:
+        return None
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.6 * len(rows)), squeeze=False)
+    for (init, desc), axrow in zip(rows, axes):
+        kernels = desc.kernels
+        for ax, position in zip(axrow, (0, len(kernels) - 1)):
+            kernel = kernels[position].ravel()
+            ax.hist(kernel, bins=80, density=True, color=COLORS[init], alpha=0.6, label=labels["weights"])
+            dist = distribution(InitSpec(init), kernels[position].shape)
+            lo, hi = float(kernel.min()), float(kernel.max())
+            pad = (hi - lo) * 0.1 + 1e-9
+            xs = np.linspace(lo - pad, hi + pad, 400)
+            ax.plot(xs, dist.pdf(xs), color="black", lw=1.2, label=f"{labels['theory']} {init}")
+            ax.set_title(f"build_model({init!r}) — {labels['layer']} {position + 1} {kernels[position].shape}", fontsize=9)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _data_uri(fig)
+
+
+def ex1_histogram(kernel: np.ndarray, limit: float, student_limit: float | None, labels: dict) -> str:
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.hist(kernel.ravel(), bins=80, density=True, alpha=0.6, label="ex1_kernel")
+    ax.plot([-limit, -limit, limit, limit], [0, 1 / (2 * limit), 1 / (2 * limit), 0], color="black", label=f"U(±{limit:.4f})")
+    if student_limit is not None and np.isfinite(student_limit):
+        for x in (-student_limit, student_limit):
+            ax.axvline(x, color="#d62728", linestyle=":", label=labels["your_limit"] if x > 0 else None)
+    ax.legend(fontsize=7)
+    return _data_uri(fig)
+
+
+def norms(student_before: dict, student_after: dict, grader: dict, labels: dict) -> str | None:
+    inits = [i for i in ("he_uniform", "he_normal") if i in student_after or i in grader]
+    if not inits:
+        return None
+    fig, axes = plt.subplots(1, len(inits), figsize=(5 * len(inits), 3.2), squeeze=False)
+    for ax, init in zip(axes[0], inits):
+        series = [(labels["student_before"], student_before.get(init)), (labels["student_after"], student_after.get(init)),
+                  (labels["grader_before"], grader.get(init, {}).get("before")), (labels["grader_after"], grader.get(init, {}).get("after"))]
+        series = [(name, values) for name, values in series if values]
+        width = 0.8 / max(1, len(series))
+        for k, (name, values) in enumerate(series):
+            xs = np.arange(len(values)) + k * width
+            ax.bar(xs, values, width=width, label=name)
+        ax.set_title(init)
+        ax.set_xlabel(labels["layer"])
+        ax.set_ylabel("‖W‖_F")
+        ax.legend(fontsize=7)
+    return _data_uri(fig)
+
+
+def seed_dots(seeds: dict, criterion: float, labels: dict) -> str | None:
+    if not seeds:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    for row, (init, info) in enumerate(seeds.items()):
+        ax.scatter(info["diffs"], [row] * len(info["diffs"]), color=COLORS.get(init, "gray"), zorder=3)
+        low, high = info["ci95"]
+        if np.isfinite(low):
+            ax.plot([low, high], [row, row], color="black", lw=2, alpha=0.5)
+        ax.scatter([info["mean"]], [row], marker="|", s=300, color="black")
+    ax.axvline(criterion, color="#d62728", linestyle="--", label=f"+{criterion} pp")
+    ax.axvline(0, color="gray", lw=0.8)
+    ax.set_yticks(range(len(seeds)), [f"{init} − glorot" for init in seeds])
+    ax.set_xlabel(labels["diff_pp"])
+    ax.legend(fontsize=7)
+    return _data_uri(fig)
+
+
+__all__ = ["curves", "initial_histograms", "ex1_histogram", "norms", "seed_dots"]
