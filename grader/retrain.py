@@ -127,7 +127,7 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
         else:
             todo.append((index, spec, key))
     if todo:
-        jobs = [{"id": index, "model": spec.model, "seed": spec.seed} for index, spec, _ in todo]
+        jobs = [{"id": index, "label": spec.label, "model": spec.model, "seed": spec.seed} for index, spec, _ in todo]
         payload = {"protocol": protocol.to_json(), "data": str(dataset.folder), "jobs": jobs}
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
         process = subprocess.Popen([sys.executable, "-m", "grader.retrain"], stdin=subprocess.PIPE,
@@ -190,7 +190,7 @@ def _worker() -> None:
 
         class Progress(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                print(json.dumps({"progress": f"seed {job['seed']} epoch {epoch + 1}/{protocol.epochs}"}), flush=True)
+                print(json.dumps({"progress": f"{job['label']} seed {job['seed']}: epoch {epoch + 1}/{protocol.epochs}"}), flush=True)
 
         history = model.fit(xt, y_train, validation_data=(xv, y_val), epochs=protocol.epochs,
                             batch_size=protocol.batch_size, verbose=0, callbacks=[Progress()])

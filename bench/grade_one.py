@@ -1,0 +1,53 @@
+"""Grade alice with the full protocol on real Fashion-MNIST and print each stage's time.
+
+    .venv/bin/python bench/grade_one.py [--seeds K] [--cache DIR]
+
+Retraining runs cold (a fresh cache) unless --cache is given; then a second grading of the
+same file runs warm, and both are printed side by side with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader import rubric  # noqa: E402
+from grader.pipeline import Options, grade  # noqa: E402
+
+STAGES = ("execute", "extract", "retrain", "checks", "report", "total")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=0)
+    parser.add_argument("--cache", default=None)
+    parser.add_argument("--submission", default=str(ROOT / "assignments" / "alice.ipynb"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
+        options = Options(out=Path(tmp) / "grades", seeds=args.seeds, cache_dir=cache, quiet=True)
+        the_rubric = rubric.load()
+        runs = []
+        for label in ("cold", "warm"):
+            started = time.monotonic()
+            result = grade(Path(args.submission), the_rubric, options)
+            runs.append((label, result, time.monotonic() - started))
+        print(f"submission: {args.submission}  protocol: {the_rubric.protocol.epochs} epochs, seeds: 1+{args.seeds}")
+        print(f"data: {runs[0][1].data['folder']} (subset={runs[0][1].data['subset']})")
+        print(f"{'stage':10s} {'cold s':>9s} {'warm s':>9s} {'warm/cold':>10s}")
+        for stage in STAGES:
+            cold, warm = runs[0][1].timings.get(stage, 0.0), runs[1][1].timings.get(stage, 0.0)
+            print(f"{stage:10s} {cold:9.1f} {warm:9.1f} {warm / cold if cold else 0:10.2f}")
+        for label, result, _ in runs:
+            va = {k: round(v['history']['val_accuracy'][-1] * 100, 2) for k, v in result.retraining['runs'].items()}
+            print(f"{label}: score {result.score}/{result.max_score}  status {result.status}  grader val_accuracy % {va}")
+
+
+if __name__ == "__main__":
+    main()
