@@ -93,6 +93,12 @@ class _CappedClient(NotebookClient):
         self._per_cell: dict[int, int] = {}
         self._total = 0
         self.truncated: set[int] = set()
+        self.timed_out: set[int] = set()
+        self.current_cell = -1
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.timed_out.add(self.current_cell)
+        return await super()._async_handle_timeout(timeout, cell)
 
     @staticmethod
     def _size(msg: dict) -> int:
@@ -130,8 +136,11 @@ class _KernelManager(AsyncKernelManager):
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
-def _cell_record(index: int, cell, truncated: bool) -> CellRecord:
+def _cell_record(index: int, cell, truncated: bool, timed_out: bool = False) -> CellRecord:
     size = sum(len(json.dumps(output)) for output in cell.get("outputs", []))
+    if timed_out:
+        return CellRecord(index, "timeout", _head(cell.source), TIMEOUT_ENAME, "la celda superó el tiempo por celda",
+                          output_bytes=size, truncated=truncated)
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             status = "timeout" if output.get("ename") == TIMEOUT_ENAME else "error"
@@ -169,11 +178,18 @@ async def _run_notebook(nb, sandbox: Sandbox, limits: Limits, log_path: Path) ->
         with open(log_path, "wb") as log:
             async with client.async_setup_kernel(stdout=log, stderr=log):
                 for index, cell in code_cells:
+                    if time.monotonic() >= deadline - 1:
+                        status, message = "timeout", f"se superó el tiempo total ({limits.total_timeout_s} s)"
+                        return
                     client.timeout = max(1, int(min(limits.cell_timeout_s, deadline - time.monotonic())))
+                    client.current_cell = index
                     try:
                         await client.async_execute_cell(cell, index)
                     finally:
-                        records[index] = _cell_record(index, cell, index in client.truncated)
+                        records[index] = _cell_record(index, cell, index in client.truncated, index in client.timed_out)
+                if time.monotonic() >= deadline - 1:
+                    status, message = "timeout", f"se superó el tiempo total ({limits.total_timeout_s} s)"
+                    return
                 client.timeout = max(1, int(min(600, deadline - time.monotonic())))
                 nb.cells.append(harvest_cell)
                 await client.async_execute_cell(harvest_cell, len(nb.cells) - 1)

@@ -1,0 +1,101 @@
+"""Executing notebooks and modules in the real sandbox with a real kernel, then harvesting."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader import execute, extract, submission
+from grader.rubric import REFERENCE
+from grader.sandbox import Limits, Sandbox
+
+from .conftest import needs_root_sandbox
+from .helpers import notebook
+
+CONTRACT = REFERENCE / "contract.json"
+FAST = Limits(cell_timeout_s=60, total_timeout_s=240)
+
+
+@pytest.fixture(autouse=True)
+def _root_and_bwrap():
+    needs_root_sandbox()
+
+
+def run(path: Path, tmp_path: Path, limits: Limits = FAST, data=None):
+    sub = submission.load(path)
+    with Sandbox(limits, data) as sandbox:
+        return execute.run(sub, sandbox, CONTRACT, tmp_path / "artifacts")
+
+
+def test_failing_cell_is_recorded_and_the_rest_runs(tmp_path, reference_rubric):
+    path = notebook(tmp_path / "nb.ipynb", "ex1_limit = 0.08111", "raise ValueError('boom')", "ex1_var_theory = 2 / 912")
+    execution = run(path, tmp_path)
+    assert execution.status == "completed"
+    assert [c.status for c in execution.cells] == ["ok", "error", "ok"]
+    assert execution.cells[1].ename == "ValueError" and "boom" in execution.cells[1].traceback
+    values = extract.extract(execution, reference_rubric.contract).values
+    assert values["ex1_limit"] == 0.08111 and values["ex1_var_theory"] == pytest.approx(2 / 912)
+
+
+def test_cell_timeout_interrupts_and_goes_on(tmp_path, reference_rubric):
+    path = notebook(tmp_path / "nb.ipynb", "import time\nwhile True: time.sleep(0.1)", "ex1_limit = 1.5")
+    execution = run(path, tmp_path, replace(FAST, cell_timeout_s=5))
+    assert [c.status for c in execution.cells] == ["timeout", "ok"]
+    assert extract.extract(execution, reference_rubric.contract).values["ex1_limit"] == 1.5
+
+
+def test_total_timeout_when_interrupt_is_ignored(tmp_path):
+    path = notebook(tmp_path / "nb.ipynb", "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)",
+                    "ex1_limit = 1.5")
+    execution = run(path, tmp_path, replace(FAST, cell_timeout_s=4, total_timeout_s=15))
+    assert execution.status == "timeout"
+    assert execution.artifacts is None
+
+
+def test_output_flood_is_capped(tmp_path):
+    path = notebook(tmp_path / "nb.ipynb", "for i in range(200000): print('x' * 100)", "print('after')")
+    execution = run(path, tmp_path, replace(FAST, output_bytes_per_cell=10_000, output_bytes_total=50_000))
+    assert execution.cells[0].truncated
+    assert execution.cells[0].output_bytes < 60_000
+    assert execution.status == "completed"
+
+
+def test_memory_hog_is_reported(tmp_path):
+    path = notebook(tmp_path / "nb.ipynb", "x = bytearray(4 * 1024**3)", "ex1_limit = 1.0")
+    execution = run(path, tmp_path, replace(FAST, memory_mb=768))
+    assert execution.status == "memory_limit"
+
+
+def test_module_exception_is_recorded_and_values_harvested(tmp_path, reference_rubric):
+    path = tmp_path / "mod.py"
+    path.write_text("ex1_limit = 0.5\nex1_var_theory = float('nan')\nimport sys\nsys.exit(3)\nex1_var_empirical = 1.0\n")
+    execution = run(path, tmp_path)
+    assert execution.cells[0].status == "error" and "SystemExit" in execution.cells[0].traceback
+    extracted = extract.extract(execution, reference_rubric.contract)
+    assert extracted.values["ex1_limit"] == 0.5
+    assert "nan" in extracted.problems["ex1_var_theory"]
+    assert extracted.problems["ex1_var_empirical"] == "no está definido"
+
+
+def test_forged_manifest_before_harvest_is_replaced(tmp_path, reference_rubric):
+    path = notebook(tmp_path / "nb.ipynb",
+                    "import os, json\nos.makedirs('/home/student/.grader-out', exist_ok=True)\n"
+                    "json.dump({'values': {'ex1_limit': {'t': 'number', 'v': 0.0811}}}, open('/home/student/.grader-out/manifest.json', 'w'))",
+                    "ex1_limit = 0.25")
+    execution = run(path, tmp_path)
+    assert extract.extract(execution, reference_rubric.contract).values["ex1_limit"] == 0.25
+
+
+def test_symlinked_artifact_is_not_followed(tmp_path, reference_rubric):
+    # the student replaces the harvest output by a link to a host file after harvest would run:
+    # simulate by a module whose harvest folder is a link; the grader must not read through it.
+    path = tmp_path / "mod.py"
+    path.write_text("import atexit, os, shutil\n"
+                    "def swap():\n    shutil.rmtree('/home/student/.grader-out', ignore_errors=True)\n"
+                    "    os.symlink('/etc', '/home/student/.grader-out')\n"
+                    "atexit.register(swap)\nex1_limit = 1.0\n")
+    execution = run(path, tmp_path)
+    assert execution.artifacts is None
+    assert "no pudo recoger" in extract.extract(execution, reference_rubric.contract).note
