@@ -488,7 +488,12 @@ def hw_kernel_norms(ctx: Context) -> Outcome:
             z = z_critical(tol["alpha"] / len(expected))
             off = [i + 1 for i, (value, (mean, rel)) in enumerate(zip(b, expected)) if abs(value / mean - 1) > z * rel + 1e-3]
             if off:
-                problems.append(f"{init}: normas iniciales de las capas {off} lejos de √(n·Var) = {np.round([e for e, _ in expected], 2).tolist()}")
+                glorot = [_expected_initial_norm("glorot_uniform", shape)[0] for shape in shapes]
+                like_glorot = np.allclose(b, glorot, rtol=0.05)
+                problems.append(f"{init}: normas iniciales de las capas {off} lejos de √(n·Var) = {np.round([e for e, _ in expected], 2).tolist()}"
+                                + (" (coinciden con glorot_uniform)" if like_glorot else ""))
+                if like_glorot:
+                    mistakes.add("glorot_with_relu")
     if not problems:
         return Outcome("pass", 1.0, T("Las normas iniciales coinciden con √(fan_in·fan_out·Var) y las finales con los modelos entrenados.",
                                       "Initial norms match √(fan_in·fan_out·Var) and final norms match the trained models."), evidence=evidence)

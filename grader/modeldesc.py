@@ -79,6 +79,10 @@ class ModelDesc:
         return ModelDesc(self.input_shape, layers)
 
 
+def _allowed_activation(value) -> bool:
+    return isinstance(value, str) and value in ACTIVATIONS
+
+
 def _fail(where: str, why: str) -> ArtifactError:
     return ArtifactError(f"{where}: {why}")
 
@@ -94,11 +98,6 @@ def _load_npy(folder: Path, entry, where: str) -> np.ndarray:
     if array.dtype.kind != "f":
         raise _fail(where, f"tipo {array.dtype} (se esperaba float)")
     return array
-
-
-def _init(config, where: str) -> InitSpec:
-    spec = spec_from_config(config)
-    return spec
 
 
 def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
@@ -136,7 +135,7 @@ def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
             continue
         if kind in ("dropout", "rescaling", "activation"):
             activation = config.get("activation", "linear")
-            if kind == "activation" and activation not in ACTIVATIONS:
+            if kind == "activation" and not _allowed_activation(activation):
                 raise _fail(lw, f"activación {str(activation)[:40]!r} no admitida")
             rate, scale, offset = config.get("rate", 0.0), config.get("scale", 1.0), config.get("offset", 0.0)
             for value in (rate, scale, offset):
@@ -148,7 +147,7 @@ def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
         units, activation, use_bias = config.get("units"), config.get("activation", "linear"), config.get("use_bias", True)
         if not isinstance(units, int) or isinstance(units, bool) or not 0 < units <= MAX_UNITS:
             raise _fail(lw, f"units inválido: {str(units)[:40]}")
-        if activation not in ACTIVATIONS:
+        if not _allowed_activation(activation):
             raise _fail(lw, f"activación {str(activation)[:40]!r} no admitida")
         if not isinstance(use_bias, bool):
             raise _fail(lw, "use_bias no es booleano")
@@ -166,8 +165,8 @@ def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
         if params > MAX_PARAMS:
             raise _fail(where, "modelo demasiado grande")
         layers.append(LayerDesc("dense", units, activation, use_bias,
-                                _init(config.get("kernel_initializer", "glorot_uniform"), lw),
-                                _init(config.get("bias_initializer", "zeros"), lw), kernel=kernel, bias=bias))
+                                spec_from_config(config.get("kernel_initializer", "glorot_uniform")),
+                                spec_from_config(config.get("bias_initializer", "zeros")), kernel=kernel, bias=bias))
         current = [units]
     if not any(layer.kind == "dense" for layer in layers):
         raise _fail(where, "el modelo no tiene capas Dense")

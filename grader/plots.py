@@ -87,7 +87,7 @@ def norms(student_before: dict, student_after: dict, grader: dict, labels: dict)
         series = [(name, values) for name, values in series if values]
         width = 0.8 / max(1, len(series))
         for k, (name, values) in enumerate(series):
-            xs = np.arange(len(values)) + k * width
+            xs = np.arange(1, len(values) + 1) + k * width
             ax.bar(xs, values, width=width, label=name)
         ax.set_title(init)
         ax.set_xlabel(labels["layer"])

@@ -1,0 +1,100 @@
+"""Each rubric check on hand-made evidence: verdicts, diagnoses and mistake codes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from grader.checks import CHECKS, Context, run_checks
+from grader.extract import Extracted
+from grader.initializers import InitSpec
+from grader.modeldesc import LayerDesc, ModelDesc
+
+SHAPES = [(784, 300), (300, 200), (200, 100), (100, 50), (50, 10)]
+CLASSES = {"glorot_uniform": "GlorotUniform", "he_uniform": "HeUniform", "he_normal": "HeNormal"}
+
+
+def model(init: str, declared: str | None = None, bias: str = "zeros", seed: int = 0) -> ModelDesc:
+    layers = []
+    for i, shape in enumerate(SHAPES):
+        kernel = np.asarray(keras.initializers.get({"class_name": CLASSES[init], "config": {"seed": seed + i}})(shape))
+        b = np.zeros(shape[1], "float32") if bias == "zeros" else np.random.default_rng(i).uniform(-0.1, 0.1, shape[1]).astype("float32")
+        layers.append(LayerDesc("dense", shape[1], "relu" if i < 4 else "softmax", True, InitSpec(declared or init), InitSpec(bias), kernel=kernel, bias=b))
+    return ModelDesc((784,), tuple(layers))
+
+
+def ctx(values: dict, rubric) -> Context:
+    return Context(Extracted(values, {}), rubric)
+
+
+def test_wrong_limit_is_diagnosed_as_he_limit(reference_rubric):
+    outcome = CHECKS["ex1_limit"](ctx({"ex1_limit": math.sqrt(6 / 784)}, reference_rubric))
+    assert outcome.status == "fail" and outcome.mistakes == ("wrong_limit",)
+    assert "√(6/fan_in)" in outcome.message.es
+
+
+def test_conv_fan_in_mistake(reference_rubric):
+    outcome = CHECKS["ex1_conv_limit"](ctx({"ex1_conv_limit": math.sqrt(6 / 33)}, reference_rubric))
+    assert outcome.mistakes == ("conv_fan_in",)
+    assert CHECKS["ex1_conv_limit"](ctx({"ex1_conv_limit": math.sqrt(6 / 297)}, reference_rubric)).status == "pass"
+
+
+def test_missing_name_fails_with_example(reference_rubric):
+    outcome = CHECKS["ex1_var_theory"](Context(Extracted({}, {"ex1_var_theory": "no está definido"}), reference_rubric))
+    assert outcome.status == "fail" and "ex1_var_theory = 2 / (fan_in + fan_out)" in outcome.message.es
+
+
+def test_build_model_ignoring_argument_is_glorot_with_relu(reference_rubric):
+    probes = {init: model("glorot_uniform", seed=10 * k) for k, init in enumerate(CLASSES)}
+    outcome = CHECKS["hw_initial_distribution"](ctx({"build_model": probes}, reference_rubric))
+    assert outcome.status == "fail" and "glorot_with_relu" in outcome.mistakes
+    declared = CHECKS["hw_declared_initializers"](ctx({"build_model": probes}, reference_rubric))
+    assert "glorot_with_relu" in declared.mistakes
+
+
+def test_correct_probes_pass(reference_rubric):
+    probes = {init: model(init, seed=10 * k) for k, init in enumerate(CLASSES)}
+    values = {"build_model": probes}
+    for check_id in ("hw_architecture", "hw_declared_initializers", "hw_initial_distribution", "hw_biases_zero"):
+        assert CHECKS[check_id](ctx(values, reference_rubric)).status == "pass", check_id
+
+
+def test_bias_not_zeros(reference_rubric):
+    probes = {init: model(init, bias="glorot_uniform", seed=10 * k) for k, init in enumerate(CLASSES)}
+    assert CHECKS["hw_biases_zero"](ctx({"build_model": probes}, reference_rubric)).mistakes == ("bias_not_zeros",)
+    assert "bias_not_zeros" in CHECKS["hw_declared_initializers"](ctx({"build_model": probes}, reference_rubric)).mistakes
+
+
+def test_random_normal_small_declared(reference_rubric):
+    desc = model("he_normal")
+    layers = tuple(LayerDesc("dense", l.units, l.activation, True, InitSpec("random_normal", {"mean": 0.0, "stddev": 0.01}),
+                             InitSpec("zeros"), kernel=l.kernel, bias=l.bias) for l in desc.layers)
+    probes = {"he_normal": ModelDesc((784,), layers)}
+    assert "random_normal_small" in CHECKS["hw_declared_initializers"](ctx({"build_model": probes}, reference_rubric)).mistakes
+
+
+def test_reset_weights_when_before_equals_after(reference_rubric):
+    trained = {init: model(init, seed=5) for init in CLASSES}
+    norms = {init: [float(np.linalg.norm(k)) for k in trained[init].kernels] for init in ("he_uniform", "he_normal")}
+    values = {"hw_kernel_norms_before": norms, "hw_kernel_norms_after": norms, "hw_models": trained}
+    outcome = CHECKS["hw_kernel_norms"](ctx(values, reference_rubric))
+    assert outcome.status == "fail" and outcome.mistakes == ("reset_weights",)
+
+
+def test_honest_norms_pass(reference_rubric):
+    trained = {init: model(init, seed=7) for init in CLASSES}
+    before = {init: [float(np.linalg.norm(k)) for k in model(init, seed=99).kernels] for init in ("he_uniform", "he_normal")}
+    after = {init: [float(np.linalg.norm(k)) for k in trained[init].kernels] for init in ("he_uniform", "he_normal")}
+    values = {"hw_kernel_norms_before": before, "hw_kernel_norms_after": after, "hw_models": trained}
+    assert CHECKS["hw_kernel_norms"](ctx(values, reference_rubric)).status == "pass"
+
+
+def test_retraining_checks_say_not_verified_without_runs(reference_rubric):
+    results = {r.id: r for r in run_checks(ctx({}, reference_rubric))}
+    assert results["hw_retrain_reproduces"].status == "warn"
+    assert "No verificado" in results["hw_retrain_reproduces"].message.es
+    assert all(r.status != "error" for r in results.values())

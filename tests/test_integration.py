@@ -1,0 +1,112 @@
+"""alice, bob, carol and the starter graded end to end: real sandbox, real kernel, real TF,
+real Fashion-MNIST (a 6,000-image subset: the protocol's 5,000 validation images + 1,000 to train)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from grader.pipeline import Options, grade
+
+from .conftest import ASSIGNMENTS, ROOT, needs_root_sandbox
+from .helpers import notebook
+
+
+@pytest.fixture(scope="module")
+def graded(subset, reference_rubric, cache_dir, tmp_path_factory):
+    needs_root_sandbox()
+    out = tmp_path_factory.mktemp("grades")
+    options = Options(out=out, data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True)
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            path = next(ASSIGNMENTS.glob(f"{name}.*"))
+            cache[name] = (grade(path, reference_rubric, options), out / name)
+        return cache[name]
+    return get
+
+
+def statuses(result) -> dict:
+    return {c.id: c.status for c in result.checks}
+
+
+def test_alice_passes_every_check(graded):
+    result, folder = graded("alice")
+    assert result.status == "graded" and result.sandbox["level"] == "bwrap" and result.sandbox["uid"] == 65534
+    assert {k: v for k, v in statuses(result).items() if v != "pass" and k != "hw_he_criterion"} == {}
+    assert result.score == result.max_score
+    saved = json.loads((folder / "result.json").read_text())
+    assert saved["score"] == result.score and {"student", "score", "max_score", "sandbox", "checks"} <= saved.keys()
+    assert all({"id", "status", "points", "max_points", "message", "mistakes", "evidence"} <= c.keys() for c in saved["checks"])
+    assert saved["data"]["subset"] is True
+    html = (folder / "report.html").read_text()
+    assert "Informe de corrección" in html and "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_bob_gets_each_mistake_with_the_class_fix(graded):
+    result, folder = graded("bob")
+    s = statuses(result)
+    assert s["ex1_limit"] == "fail" and s["hw_declared_initializers"] == "fail" and s["hw_initial_distribution"] == "fail"
+    assert s["hw_biases_zero"] == "fail" and s["ex1_kernel_distribution"] == "pass" and s["hw_architecture"] == "pass"
+    codes = {code for c in result.checks for code in c.mistakes}
+    assert codes == {"wrong_limit", "glorot_with_relu", "bias_not_zeros"}
+    html = (folder / "report.html").read_text()
+    for code in codes:
+        assert code in html
+    assert "Estás usando Glorot por default" in html and "El bias debe arrancar en zeros" in html
+    assert "√(6/fan_in)" in html
+    assert 0 < result.score < result.max_score
+
+
+def test_carol_module_grades_like_alice(graded):
+    carol, _ = graded("carol")
+    alice, _ = graded("alice")
+    assert statuses(carol) == statuses(alice)
+    assert carol.score == alice.score
+    # same architecture and protocol: the grader's retraining was served from the cache
+    assert all(run["cached"] for run in carol.retraining["runs"].values())
+
+
+def test_starter_grades_without_crashing(graded):
+    result, _ = graded("starter")
+    s = statuses(result)
+    assert result.status == "graded"
+    assert s["ex1_limit"] == "fail" and "no está definido" not in result.checks[2].message.es  # defined, but None
+    assert all(v in ("fail", "warn") for k, v in s.items())
+    assert result.score == 0
+
+
+def test_invalid_notebook_is_a_result_not_a_crash(subset, reference_rubric, tmp_path):
+    bad = tmp_path / "dave.ipynb"
+    bad.write_text("{not json")
+    result = grade(bad, reference_rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=None, quiet=True))
+    assert result.status == "invalid_submission" and "JSON" in result.message
+    assert json.loads((tmp_path / "out" / "dave" / "result.json").read_text())["status"] == "invalid_submission"
+    assert "entrega inválida" in (tmp_path / "out" / "dave" / "report.html").read_text()
+
+
+def test_cli_usage_errors_exit_nonzero(tmp_path):
+    cli = [sys.executable, "-m", "grader"]
+    missing = subprocess.run(cli + [str(tmp_path / "nope.ipynb")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no existe" in missing.stderr
+    wrong = tmp_path / "x.txt"
+    wrong.write_text("hi")
+    assert subprocess.run(cli + [str(wrong)], capture_output=True, text=True).returncode == 2
+    nodata = subprocess.run(cli + [str(ASSIGNMENTS / "alice.ipynb"), "--data-dir", str(tmp_path)], capture_output=True, text=True)
+    assert nodata.returncode == 3 and "dataset-fashion-mnist" in nodata.stderr
+
+
+def test_cli_grades_in_english(subset, cache_dir, tmp_path):
+    needs_root_sandbox()
+    path = notebook(tmp_path / "erin.ipynb", "ex1_limit = 6 ** 0.5 / 912 ** 0.5", "ex1_var_theory = 1 / 784")
+    done = subprocess.run([sys.executable, "-m", "grader", str(path), "--out", str(tmp_path / "o"), "--lang", "en",
+                           "--data-dir", str(subset.folder), "--cache", str(cache_dir), "--epochs", "1"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = (tmp_path / "o" / "erin" / "report.html").read_text()
+    assert 'lang="en"' in html and "Grading report" in html and "LeCun" in html
