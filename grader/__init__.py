@@ -7,5 +7,6 @@ checks.run_checks → report.render. `grade()` runs all of it for one file.
 __version__ = "0.1.0"
 
 from .pipeline import GradeResult, Options, grade  # noqa: E402
+from .selfcheck import check  # noqa: E402
 
-__all__ = ["grade", "Options", "GradeResult", "__version__"]
+__all__ = ["grade", "check", "Options", "GradeResult", "__version__"]

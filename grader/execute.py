@@ -37,6 +37,9 @@ MAX_ARTIFACTS_TOTAL = 400 * 1024 * 1024
 _ARTIFACT_NAME = re.compile(r"^(manifest\.json|\d{4}-(array\.npy|model\.json))$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TIMEOUT_ENAME = "CellTimeout"
+SHIM = ('"""Stand-in for grader inside the sandbox: self-check is skipped while a teacher grades."""\n'
+        "def check(*args, **kwargs):\n"
+        "    print('grader: la auto-revisión no se ejecuta durante la corrección')\n")
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,9 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     started = time.monotonic()
     (sandbox.input / "harvest.py").write_bytes(HARVEST_SOURCE.read_bytes())
     (sandbox.input / "contract.json").write_bytes(contract_path.read_bytes())
+    shim = sandbox.input / "shim" / "grader"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "__init__.py").write_text(SHIM)
     log_path = sandbox.work / "kernel.log"
     if sub.kind == "ipynb":
         nb = submission_module.notebook(sub.source)
@@ -300,8 +306,6 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
         status, cells, message = _run_module(sandbox, limits, log_path)
-    for path in (sandbox.input / "harvest.py", sandbox.input / "contract.json"):
-        path.chmod(0o644)
     artifacts = _copy_artifacts(sandbox.scratch / OUT_DIR, artifacts_dest)
     if sub.kind == "py" and artifacts is not None:
         cells = _module_cells(artifacts, sub)

@@ -7,6 +7,7 @@ the status of that limit, and the checks still grade whatever the run produced.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -17,11 +18,11 @@ from pathlib import Path
 from . import __version__
 from . import data as data_module
 from . import execute, extract, report, retrain, submission
-from .checks import CheckResult, Context, Retraining, run_checks
-from .errors import GraderError, RetrainError, SubmissionError
+from .checks import Context, Retraining, run_checks
+from .errors import RetrainError, SubmissionError
 from .modeldesc import ModelDesc
 from .rubric import Rubric
-from .sandbox import Sandbox, SandboxReport
+from .sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Options:
     allow_unsandboxed: bool = False
     cache_dir: Path | None = None  # None: no cache
     quiet: bool = False
+    retrain: str = "run"  # "run" | "cache-only" (self-check: never train) | "off"
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,13 @@ class GradeResult:
     timings: dict = field(default_factory=dict)
     message: str = ""
     sha256: str = ""
+    fingerprint: str = ""
 
     def to_json(self, lang: str) -> dict:
         return {"student": self.student, "display_name": self.display_name, "status": self.status,
                 "score": self.score, "max_score": self.max_score, "sandbox": self.sandbox,
-                "message": self.message, "sha256": self.sha256, "grader_version": __version__,
+                "message": self.message, "sha256": self.sha256, "fingerprint": self.fingerprint,
+                "grader_version": __version__,
                 "execution": self.execution, "data": self.data, "retraining": self.retraining,
                 "timings": self.timings, "checks": [c.to_json(lang) for c in self.checks]}
 
@@ -91,65 +95,102 @@ def reference_model(rubric: Rubric, init: str) -> dict:
 
 def _retrain(extracted, rubric: Rubric, dataset, options: Options, progress) -> Retraining:
     descs, source = choose_runs(extracted, rubric)
+    if options.retrain == "off":
+        return Retraining({}, {}, source, "el reentrenamiento está desactivado")
     seeds = [rubric.protocol.seed] + [s for s in range(1, options.seeds + 1) if s != rubric.protocol.seed][: options.seeds]
     specs = [retrain.RunSpec(init, descs[init], seed) for seed in seeds for init in rubric.homework["initializers"]]
     cache = retrain.Cache(options.cache_dir)
     try:
-        results = retrain.run_all(specs, rubric.protocol, dataset, cache, progress)
+        results = retrain.run_all(specs, rubric.protocol, dataset, cache, progress,
+                                  cache_only=options.retrain == "cache-only")
     except (RetrainError, OSError) as exc:
-        return Retraining({}, {}, source, str(exc))
+        why = str(exc)
+        if options.retrain == "cache-only":
+            why = (f"{exc.message if isinstance(exc, RetrainError) else exc}; la auto-revisión no entrena (tardaría minutos). "
+                   "Se verifica cuando el docente corrige, o con `grade check --retrain`")
+        return Retraining({}, {}, source, why)
     by_seed: dict = {}
     for result in results:
         by_seed.setdefault(result.seed, {})[result.label] = result
     return Retraining(by_seed[rubric.protocol.seed], by_seed if options.seeds else {}, source)
 
 
-def grade(path: Path, rubric: Rubric, options: Options, student: str | None = None) -> GradeResult:
-    """Grade one submission and write its report and result; never raises for student faults."""
-    timings: dict = {}
+def fingerprint(sha256: str, rubric: Rubric, options: Options) -> str:
+    """What a result depends on: a rerun with the same fingerprint has nothing new to grade."""
+    material = [sha256, rubric.digest, json.dumps(rubric.protocol.to_json(), sort_keys=True), __version__,
+                options.lang, str(options.seeds), "none" if options.allow_unsandboxed else "bwrap", options.retrain]
+    return hashlib.sha256("|".join(material).encode()).hexdigest()
+
+
+def grade(path: Path, rubric: Rubric, options: Options, student: str | None = None,
+          on_stage=None) -> GradeResult:
+    """Grade one submission and write its report and result; never raises for student faults.
+
+    `on_stage(stage, detail)` is called as the run moves on (for batch progress)."""
     started = time.monotonic()
     dataset = data_module.locate(options.data_dir)  # DataError is the teacher's problem: raise
-    data_info = {"folder": str(dataset.folder), "subset": dataset.subset, "n_train": dataset.n_train,
-                 "checksum": dataset.checksum}
     try:
         sub = submission.load(path, student)
     except SubmissionError as exc:
         stem = student or Path(path).stem
+        try:
+            sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            sha = ""
         result = GradeResult(submission.student_id(stem), stem, "invalid_submission", 0.0, rubric.max_score,
-                             message=str(exc), data=data_info)
+                             message=str(exc), data=_data_info(dataset), sha256=sha,
+                             fingerprint=fingerprint(sha, rubric, options))
         _write(result, None, rubric, options)
         return result
     _say(options, f"[{sub.student}] ejecutando en el sandbox…")
-    level = "bwrap"
+    if on_stage:
+        on_stage("execute", "")
     with tempfile.TemporaryDirectory(prefix="grader-art-") as artifacts_dir:
         sandbox = Sandbox(rubric.limits, dataset.folder, level="none" if options.allow_unsandboxed else "bwrap")
-        if options.allow_unsandboxed:
-            level = "none"
         try:
             with sandbox:
-                t0 = time.monotonic()
                 execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a")
-                timings["execute"] = time.monotonic() - t0
         finally:
             sandbox.close()
-        t0 = time.monotonic()
-        extracted = extract.extract(execution, rubric.contract)
-        timings["extract"] = time.monotonic() - t0
-        t0 = time.monotonic()
+        return finish(sub, execution, rubric, options, dataset, on_stage, started)
+
+
+def _data_info(dataset) -> dict:
+    return {"folder": str(dataset.folder), "subset": dataset.subset, "n_train": dataset.n_train, "checksum": dataset.checksum}
+
+
+def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=None, started=None) -> GradeResult:
+    """extract → retrain → check → report, for an Execution however it was obtained."""
+    started = started if started is not None else time.monotonic()
+    timings = {"execute": execution.duration_s}
+
+    def stage(name: str, detail: str = "") -> None:
+        if on_stage is not None:
+            on_stage(name, detail)
+
+    t0 = time.monotonic()
+    stage("extract")
+    extracted = extract.extract(execution, rubric.contract)
+    timings["extract"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    if options.retrain == "run":
         _say(options, f"[{sub.student}] reentrenando ({rubric.protocol.epochs} épocas × {len(rubric.homework['initializers'])} inicializadores"
                       + (f" × {options.seeds + 1} semillas" if options.seeds else "") + ")…")
-        last = [0.0]
+    stage("retrain")
+    last = [0.0]
 
-        def progress(message: str) -> None:
-            if time.monotonic() - last[0] > 10:
-                last[0] = time.monotonic()
-                _say(options, f"[{sub.student}]   {message}")
+    def progress(message: str) -> None:
+        stage("retrain", message)
+        if time.monotonic() - last[0] > 10:
+            last[0] = time.monotonic()
+            _say(options, f"[{sub.student}]   {message}")
 
-        retraining = _retrain(extracted, rubric, dataset, options, progress)
-        timings["retrain"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        checks = run_checks(Context(extracted, rubric, retraining))
-        timings["checks"] = time.monotonic() - t0
+    retraining = _retrain(extracted, rubric, dataset, options, progress)
+    timings["retrain"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    stage("checks")
+    checks = run_checks(Context(extracted, rubric, retraining))
+    timings["checks"] = time.monotonic() - t0
     status = "graded" if execution.status == "completed" else execution.status
     score = round(sum(c.points for c in checks), 2)
     exec_info = {"status": execution.status, "message": execution.message, "duration_s": execution.duration_s,
@@ -159,9 +200,10 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
                     "seeds": {str(seed): {init: run.final_val_accuracy for init, run in runs.items()}
                               for seed, runs in retraining.seeds.items()}}
     result = GradeResult(sub.student, sub.display_name, status, score, rubric.max_score, tuple(checks),
-                         execution.sandbox.to_json(), exec_info, data_info, retrain_info, timings,
-                         execution.message, sub.sha256)
+                         execution.sandbox.to_json(), exec_info, _data_info(dataset), retrain_info, timings,
+                         execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options))
     t0 = time.monotonic()
+    stage("report")
     _write(result, report.Material(extracted, retraining, execution), rubric, options)
     timings["report"] = time.monotonic() - t0
     timings["total"] = time.monotonic() - started

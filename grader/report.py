@@ -52,7 +52,8 @@ UI = {
         "retrain_source": "Modelo reentrenado", "none_found": "Ninguno.",
         "status_names": {"pass": "correcto", "fail": "incorrecto", "warn": "atención", "error": "error del grader"},
         "run_status": {"graded": "corregido", "invalid_submission": "entrega inválida", "timeout": "tiempo agotado",
-                       "memory_limit": "límite de memoria", "process_limit": "límite de procesos", "crashed": "la ejecución se interrumpió"},
+                       "memory_limit": "límite de memoria", "process_limit": "límite de procesos", "crashed": "la ejecución se interrumpió",
+                       "grader_error": "error del corrector"},
         "labels": {"student": "estudiante", "grader": "grader", "epoch": "época", "weights": "pesos", "theory": "teoría",
                    "layer": "capa", "your_limit": "su ex1_limit", "student_before": "estudiante antes", "student_after": "estudiante después",
                    "grader_before": "grader antes", "grader_after": "grader después", "diff_pp": "diferencia de val_accuracy (pp)"},
@@ -88,7 +89,8 @@ UI = {
         "retrain_source": "Model retrained", "none_found": "None.",
         "status_names": {"pass": "pass", "fail": "fail", "warn": "warning", "error": "grader error"},
         "run_status": {"graded": "graded", "invalid_submission": "invalid submission", "timeout": "timed out",
-                       "memory_limit": "memory limit", "process_limit": "process limit", "crashed": "the run was interrupted"},
+                       "memory_limit": "memory limit", "process_limit": "process limit", "crashed": "the run was interrupted",
+                       "grader_error": "grader error"},
         "labels": {"student": "student", "grader": "grader", "epoch": "epoch", "weights": "weights", "theory": "theory",
                    "layer": "layer", "your_limit": "your ex1_limit", "student_before": "student before", "student_after": "student after",
                    "grader_before": "grader before", "grader_after": "grader after", "diff_pp": "val_accuracy difference (pp)"},
@@ -106,7 +108,29 @@ RUN_MESSAGES = {
     "crashed": {"es": "La ejecución se interrumpió antes de terminar (el proceso murió). Las verificaciones usan solo lo que alcanzó a producir.",
                 "en": "The run stopped before finishing (the process died). Checks use only what it produced."},
     "invalid_submission": {"es": "No se pudo leer la entrega.", "en": "The submission could not be read."},
+    "grader_error": {"es": "El corrector falló con esta entrega (no es culpa suya); se volverá a corregir.",
+                     "en": "The grader failed on this submission (not your fault); it will be graded again."},
 }
+
+SYMBOL = {"pass": "✔", "fail": "✘", "warn": "!", "error": "?"}
+
+
+def terminal_summary(result, lang: str = "es") -> str:
+    """What a person reads in the terminal: score, each check, and what to fix."""
+    ui = UI["en" if lang == "en" else "es"]
+    lines = [f"{result.display_name}: {result.score:g} / {result.max_score:g}  ({ui['run_status'].get(result.status, result.status)})"]
+    if result.message:
+        lines.append(f"  {result.message.splitlines()[0][:200]}")
+    if result.sandbox.get("level") == "none" and result.sandbox.get("note"):
+        lines.append(f"  nota: {result.sandbox['note']}")
+    for check in result.checks:
+        lines.append(f"  {SYMBOL.get(check.status, '?')} {check.points:>4g}/{check.max_points:<3g} {check.title(lang)}")
+        if check.status != "pass":
+            lines.append(f"      {check.message(lang).splitlines()[0][:160]}")
+            for code in check.mistakes:
+                fix = MISTAKES.get(code, {}).get("fix", {}).get(lang, "")
+                lines.append(f"      → [{code}] {fix[:200]}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -193,4 +217,4 @@ def render(result, material: Material | None, rubric, lang: str = "es") -> str:
                            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-__all__ = ["render", "Material", "UI", "MISTAKES"]
+__all__ = ["render", "terminal_summary", "Material", "UI", "MISTAKES"]

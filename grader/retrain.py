@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import contextlib
+import fcntl
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -104,8 +107,63 @@ class Cache:
             db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)", (key, json.dumps(value), time.time()))
 
     def delete(self, key: str) -> None:
+        if self.path is None:
+            return
         with self._connect() as db:
             db.execute("DELETE FROM runs WHERE key = ?", (key,))
+
+    # one lock file per key being trained: held while training, so no two processes train it
+    def _lock_path(self, key: str) -> Path | None:
+        if self.path is None:
+            return None
+        folder = self.path.parent / "locks"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{key}.lock"
+
+    @contextlib.contextmanager
+    def claim(self, keys: list[str]):
+        """(mine, theirs): keys this process locked and must train, keys someone else holds."""
+        self._held: dict[str, int] = {}
+        mine, theirs = [], []
+        for key in keys:
+            path = self._lock_path(key)
+            if path is None:
+                mine.append(key)
+                continue
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                theirs.append(key)
+                continue
+            if self.get(key) is not None:  # finished between our lookup and the lock
+                os.close(fd)
+                theirs.append(key)
+                continue
+            self._held[key] = fd
+            mine.append(key)
+        try:
+            yield mine, theirs
+        finally:
+            for key in list(self._held):
+                self.release(key)
+
+    def release(self, key: str) -> None:
+        fd = getattr(self, "_held", {}).pop(key, None)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def wait(self, key: str) -> None:
+        path = self._lock_path(key)
+        if path is None:
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            os.close(fd)
 
 
 def default_cache_dir() -> Path:
@@ -113,28 +171,56 @@ def default_cache_dir() -> Path:
     return Path(base) / "grader"
 
 
+def _result(spec: RunSpec, key: str, value: dict, cached: bool) -> RunResult:
+    return RunResult(spec.label, spec.seed, value["history"], value["kernel_norms_before"],
+                     value["kernel_norms_after"], value["duration_s"], cached, key)
+
+
 def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: Cache,
-            progress=lambda message: None) -> list[RunResult]:
-    """Results in the order of `specs`; cached ones are not retrained."""
-    results: dict[int, RunResult] = {}
-    todo = []
-    for index, spec in enumerate(specs):
-        key = spec.key(protocol, dataset)
+            progress=lambda message: None, cache_only: bool = False) -> list[RunResult]:
+    """Results in the order of `specs`. Cached keys are not retrained; equal keys train once;
+    a key another process is training is waited for (a file lock per key), never trained twice.
+    With `cache_only`, a missing key raises RetrainError instead of training."""
+    keys = [spec.key(protocol, dataset) for spec in specs]
+    found: dict[str, tuple[dict, bool]] = {}
+    for key in dict.fromkeys(keys):
         hit = cache.get(key)
         if hit is not None:
-            results[index] = RunResult(spec.label, spec.seed, hit["history"], hit["kernel_norms_before"],
-                                       hit["kernel_norms_after"], hit["duration_s"], True, key)
-        else:
-            todo.append((index, spec, key))
-    if todo:
-        jobs = [{"id": index, "label": spec.label, "model": spec.model, "seed": spec.seed} for index, spec, _ in todo]
-        payload = {"protocol": protocol.to_json(), "data": str(dataset.folder), "jobs": jobs}
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+            found[key] = (hit, True)
+    missing = [key for key in dict.fromkeys(keys) if key not in found]
+    if missing and cache_only:
+        raise RetrainError(f"{len(missing)} de {len(set(keys))} entrenamientos del grader no están en la caché")
+    if missing:
+        first_spec = {key: specs[keys.index(key)] for key in missing}
+        with cache.claim(missing) as (mine, theirs):
+            if mine:
+                for key, value in _train([(key, first_spec[key]) for key in mine], protocol, dataset, progress):
+                    cache.put(key, value)
+                    cache.release(key)
+                    found[key] = (value, False)
+            for key in theirs:
+                cache.wait(key)
+                hit = cache.get(key)
+                if hit is None:  # the other process failed: train it here
+                    (_, hit), = _train([(key, first_spec[key])], protocol, dataset, progress)
+                    cache.put(key, hit)
+                    found[key] = (hit, False)
+                else:
+                    found[key] = (hit, True)
+    return [_result(spec, key, *found[key]) for spec, key in zip(specs, keys)]
+
+
+def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress):
+    """Yield (key, value) as the worker process finishes each run."""
+    jobs = [{"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed} for key, spec in items]
+    payload = {"protocol": protocol.to_json(), "data": str(dataset.folder), "jobs": jobs}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+    with tempfile.TemporaryFile("w+") as errors:
         process = subprocess.Popen([sys.executable, "-m", "grader.retrain"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                   stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
         process.stdin.write(json.dumps(payload))
         process.stdin.close()
-        keys = {index: (spec, key) for index, spec, key in todo}
+        done = 0
         for line in process.stdout:
             try:
                 message = json.loads(line)
@@ -143,16 +229,11 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
             if "progress" in message:
                 progress(message["progress"])
                 continue
-            index = message["id"]
-            spec, key = keys[index]
-            value = {k: message[k] for k in ("history", "kernel_norms_before", "kernel_norms_after", "duration_s")}
-            cache.put(key, value)
-            results[index] = RunResult(spec.label, spec.seed, value["history"], value["kernel_norms_before"],
-                                       value["kernel_norms_after"], value["duration_s"], False, key)
-        stderr = process.stderr.read()
-        if process.wait() != 0 or len(results) != len(specs):
-            raise RetrainError("el entrenamiento del grader falló", hint=stderr.strip()[-2000:])
-    return [results[index] for index in range(len(specs))]
+            done += 1
+            yield message["id"], {k: message[k] for k in ("history", "kernel_norms_before", "kernel_norms_after", "duration_s")}
+        if process.wait() != 0 or done != len(items):
+            errors.seek(0)
+            raise RetrainError("el entrenamiento del grader falló", hint=errors.read().strip()[-2000:])
 
 
 # --- worker side ------------------------------------------------------------------------------

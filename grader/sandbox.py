@@ -259,6 +259,9 @@ class Sandbox:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "MALLOC_ARENA_MAX": "2",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            # a stand-in `grader` package: a notebook that ends with `from grader import check; check()`
+            # (the student self-check) must not fail, nor run a self-check, while being graded
+            "PYTHONPATH": f"{self.input_path}/shim",
         }
 
     @property
