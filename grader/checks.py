@@ -86,9 +86,10 @@ def _missing(ctx: Context, *names: str) -> Outcome | None:
             spec = ctx.rubric.contract["names"].get(name, {})
             why = ctx.extracted.problems.get(name, "no está definido")
             example = spec.get("example", "")
+            subject = "" if why.startswith(name) else f"`{name}` "
             return Outcome("fail", 0.0,
-                           T(f"`{name}` {why}. Defínalo así:\n{example}",
-                             f"`{name}` {_en(why)}. Define it like this:\n{example}"),
+                           T(f"{subject}{why}. Defínalo así:\n{example}",
+                             f"{subject}{_en(why)}. Define it like this:\n{example}"),
                            evidence={"missing": name})
     return None
 
@@ -404,13 +405,16 @@ def hw_initial_distribution(ctx: Context) -> Outcome:
 def hw_biases_zero(ctx: Context) -> Outcome:
     if (missing := _missing(ctx, "build_model")):
         return missing
-    bad = []
+    bad, valid = [], 0
     for init, desc in ctx.extracted.values["build_model"].items():
         if not isinstance(desc, ModelDesc):
             continue
+        valid += 1
         for position, layer in enumerate(desc.dense, 1):
             if layer.bias is not None and np.any(layer.bias):
                 bad.append(f"build_model({init!r}) capa {position}: |b| máx = {float(np.abs(layer.bias).max()):.3g}")
+    if not valid:
+        return Outcome("fail", 0.0, T("build_model no devolvió ningún modelo válido.", "build_model returned no valid model."))
     if not bad:
         return Outcome("pass", 1.0, T("Todos los bias iniciales valen 0.", "Every initial bias is 0."))
     text = "; ".join(bad[:6])
@@ -508,6 +512,15 @@ def _no_retrain(ctx: Context) -> Outcome | None:
     if r is None or r.error or not r.main:
         why = r.error if r is not None and r.error else "el reentrenamiento no se ejecutó"
         return Outcome("warn", 0.0, T(f"No verificado: {why}.", f"Not verified: {why}."), evidence={"retraining": why})
+    borrowed = [init for init, source in r.source.items() if source == "reference"]
+    if borrowed:
+        names = ", ".join(borrowed)
+        return Outcome("warn", 0.0,
+                       T(f"No verificado: no hay un modelo suyo para {names} (falta hw_models o build_model válido); "
+                         "el grader entrenó la arquitectura de referencia solo como comparación.",
+                         f"Not verified: there is no model of yours for {names} (hw_models or a valid build_model is missing); "
+                         "the grader trained the reference architecture only for comparison."),
+                       evidence={"reference_only": borrowed})
     return None
 
 

@@ -203,7 +203,7 @@ async def _run_notebook(nb, sandbox: Sandbox, limits: Limits, log_path: Path) ->
     try:
         await asyncio.wait_for(run_all(), timeout=limits.total_timeout_s + 30)
     except DeadKernelError:
-        status = "memory_limit" if sandbox.oom_killed() else "process_limit" if sandbox.pids_exhausted() else "crashed"
+        status = "process_limit" if sandbox.pids_exhausted() else "memory_limit" if sandbox.oom_killed() else "crashed"
         message = "el kernel murió durante la ejecución"
     except TimeoutError as exc:  # CellTimeoutError subclasses it; asyncio.wait_for raises it
         status, message = "timeout", f"se superó el tiempo total ({limits.total_timeout_s} s) {exc}".strip()
@@ -252,10 +252,10 @@ def _run_module(sandbox: Sandbox, limits: Limits, log_path: Path) -> tuple[str, 
         process.wait()
         reader.join(timeout=5)
     if status == "completed" and process.returncode not in (0, None):
-        if sandbox.oom_killed():
-            status, message = "memory_limit", "se superó el límite de memoria"
-        elif sandbox.pids_exhausted():
+        if sandbox.pids_exhausted():
             status, message = "process_limit", "se superó el límite de procesos"
+        elif sandbox.oom_killed():
+            status, message = "memory_limit", "se superó el límite de memoria"
         elif process.returncode < 0 or process.returncode >= 128:
             status, message = "crashed", f"el proceso terminó con la señal/código {process.returncode}"
     text = kept.decode("utf-8", "replace")

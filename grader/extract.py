@@ -114,7 +114,9 @@ def _probe(reader: _Reader, entry, where: str) -> dict:
     results = {}
     for option, result in (probe.get("v") or {}).items():
         if isinstance(result, dict) and result.get("t") == "error":
-            results[option] = f"{where}(kernel_initializer={option!r}) falló:\n{str(result.get('traceback', ''))[-3000:]}"
+            trace = str(result.get("traceback", ""))[-3000:]
+            last = next((line for line in reversed(trace.splitlines()) if line.strip()), "")
+            results[option] = f"{where}(kernel_initializer={option!r}) falló: {last}\n{trace}"
         else:
             try:
                 results[option] = reader.model(result, f"{where}(kernel_initializer={option!r})")
