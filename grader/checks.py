@@ -71,6 +71,7 @@ class Retraining:
     seeds: dict  # seed -> {init -> RunResult}
     source: dict  # init -> which description was trained ("hw_models", "build_model", "reference")
     error: str = ""
+    exercises: dict = field(default_factory=dict)  # "ex2:he_normal", "ex4:…", "ex5:repro" -> RunResult
 
 
 @dataclass(frozen=True)
@@ -618,6 +619,204 @@ def hw_he_criterion(ctx: Context) -> Outcome:
                      f"Grader (seed {ctx.rubric.protocol.seed}): {g}. Student: {s}.{seed_text_en} "
                      "One seed decides nothing: seed-to-seed noise (±1–3 pp) is larger than the 0.5 pp threshold, so this result neither passes nor fails you."),
                    T(f"≥ +{need} pp", f"≥ +{need} pp"), T(g, g), evidence)
+
+
+# --- Exercises 2–5 ---------------------------------------------------------------------------
+
+def _exercise_runs(ctx: Context, prefix: str) -> dict:
+    r = ctx.retraining
+    if r is None:
+        return {}
+    return {label.split(":", 1)[1]: run for label, run in r.exercises.items() if label.startswith(prefix + ":")}
+
+
+def _not_recomputed(ctx: Context, prefix: str) -> Outcome | None:
+    if _exercise_runs(ctx, prefix):
+        return None
+    why = (ctx.retraining.error if ctx.retraining and ctx.retraining.error else "el grader no recalculó este ejercicio")
+    return Outcome("warn", 0.0, T(f"No verificado: {why}.", f"Not verified: {why}."))
+
+
+def _final(history: dict, metric: str, epochs: int):
+    curve = history.get(metric) or []
+    return curve[min(len(curve), epochs) - 1] if curve else None
+
+
+@check("ex2_curves",
+       T("Ej. 2 — curvas de val_loss de Glorot, He y RandomNormal(0.01)", "Ex. 2 — val_loss curves for Glorot, He and RandomNormal(0.01)"),
+       T("Ver las tres curvas juntas muestra qué hace la inicialización: con ReLU, He y Glorot aprenden; la normal diminuta casi no se mueve.",
+         "Seeing the three curves together shows what initialization does: with ReLU, He and Glorot learn; the tiny normal barely moves."))
+def ex2_curves(ctx: Context) -> Outcome:
+    if (missing := _missing(ctx, "ex2_histories")):
+        return missing
+    if (skip := _not_recomputed(ctx, "ex2")):
+        return skip
+    tol = ctx.rubric.exercises["ex2"]["val_loss_tolerance"]
+    rows, off = {}, []
+    for label, run in _exercise_runs(ctx, "ex2").items():
+        student = ctx.extracted.values["ex2_histories"].get(label, {})
+        epochs = min(len(student.get("val_loss", [])), len(run.history["val_loss"]))
+        if not epochs:
+            off.append(f"{label}: sin val_loss")
+            continue
+        mine, theirs = student["val_loss"][epochs - 1], run.history["val_loss"][epochs - 1]
+        rows[label] = {"epoch": epochs, "student_val_loss": mine, "grader_val_loss": theirs}
+        if abs(mine - theirs) > tol * max(theirs, 0.1):
+            off.append(f"{label}: época {epochs} val_loss {mine:.3f} (grader {theirs:.3f})")
+    if not off:
+        return Outcome("pass", 1.0, T("Sus tres curvas coinciden con las del grader (ver el gráfico).",
+                                      "Your three curves match the grader's (see the plot)."), evidence=rows)
+    text = "; ".join(off)
+    return Outcome("fail", (len(rows) - len([o for o in off if "sin val_loss" not in o])) / 3 if rows else 0.0,
+                   T(f"Curvas distintas de las esperadas: {text}. Revise que cada corrida use su inicializador y el protocolo.",
+                     f"Curves differ from the expected ones: {text}. Check each run uses its initializer and the protocol."),
+                   evidence=rows)
+
+
+@check("ex2_vanishing",
+       T("Ej. 2 — la firma del vanishing con RandomNormal(0.01)", "Ex. 2 — the vanishing signature of RandomNormal(0.01)"),
+       T("Con pesos de desviación 0.01, cada capa multiplica la varianza por ~fan_in·10⁻⁴: la señal se apaga capa a capa y la pérdida queda en ln 10 ≈ 2.30 al principio.",
+         "With weights of std 0.01 each layer multiplies variance by ~fan_in·10⁻⁴: the signal dies layer by layer and the loss sits at ln 10 ≈ 2.30 early on."))
+def ex2_vanishing(ctx: Context) -> Outcome:
+    if (missing := _missing(ctx, "ex2_histories")):
+        return missing
+    if (skip := _not_recomputed(ctx, "ex2")):
+        return skip
+    ex = ctx.rubric.exercises["ex2"]
+    grader = _exercise_runs(ctx, "ex2").get("random_normal")
+    variances = [layer["var"] for layer in grader.activations.get("init", [])] if grader else []
+    collapse = variances[-2] / variances[0] if len(variances) > 2 and variances[0] > 0 else None
+    student = ctx.extracted.values["ex2_histories"].get("random_normal", {})
+    first = (student.get("val_loss") or [None])[0]
+    evidence = {"grader_hidden_variances_at_init": variances[:-1], "collapse_ratio": collapse, "student_first_val_loss": first,
+                "grader_first_val_loss": grader.history["val_loss"][0] if grader else None}
+    shows = first is not None and first >= ex["stuck_loss"]
+    collapse_text = f"{collapse:.1e}" if collapse is not None else "?"
+    if shows:
+        return Outcome("pass", 1.0,
+                       T(f"Su corrida RandomNormal(0.01) empieza con val_loss {first:.3f} ≈ ln 10: la red casi no aprende al principio. "
+                         f"En el grader, la varianza de las activaciones cae ×{collapse_text} de la primera a la última capa oculta.",
+                         f"Your RandomNormal(0.01) run starts with val_loss {first:.3f} ≈ ln 10: the net barely learns at first. "
+                         f"In the grader's run activation variance drops ×{collapse_text} from the first to the last hidden layer."),
+                       evidence=evidence)
+    return Outcome("fail", 0.0,
+                   T(f"Su corrida 'random_normal' no muestra la firma esperada (val_loss de la 1.ª época {first if first is not None else '—'}, "
+                     f"se esperaba ≥ {ex['stuck_loss']}). ¿Usó keras.initializers.RandomNormal(stddev=0.01) en todas las capas?",
+                     f"Your 'random_normal' run does not show the expected signature (first-epoch val_loss {first if first is not None else '—'}, "
+                     f"expected ≥ {ex['stuck_loss']}). Did you use keras.initializers.RandomNormal(stddev=0.01) on every layer?"),
+                   evidence=evidence, mistakes=())
+
+
+@check("ex3_layer_variances",
+       T("Ej. 3 — la varianza de las activaciones se mantiene entre capas", "Ex. 3 — activation variance stays similar across layers"),
+       T("Es la idea central de la clase: con la inicialización correcta, la señal ni explota ni se apaga al atravesar las capas.",
+         "This is the class's central idea: with the right initialization the signal neither explodes nor dies through the layers."))
+def ex3_layer_variances(ctx: Context) -> Outcome:
+    if (missing := _missing(ctx, "ex3_activation_variances")):
+        return missing
+    ex = ctx.rubric.exercises["ex3"]
+    values = ctx.extracted.values["ex3_activation_variances"]
+    hidden = values[:-1] if len(values) > 1 else values
+    if not hidden or min(hidden) <= 0:
+        return Outcome("fail", 0.0, T("Se esperaba una varianza positiva por capa Dense.", "Expected one positive variance per Dense layer."),
+                       evidence={"values": values})
+    ratio = max(hidden) / min(hidden)
+    grader = _exercise_runs(ctx, "ex2").get("he_normal")
+    evidence = {"student": values, "hidden_ratio": ratio, "limit": ex["similar_ratio_max"]}
+    close = True
+    if grader and grader.activations:
+        refs = {stage: [layer["var"] for layer in grader.activations.get(stage, [])][:-1] for stage in ("init", "trained")}
+        evidence["grader"] = refs
+        factor = ex["variance_factor"]
+        close = any(len(ref) == len(hidden) and all(1 / factor <= v / r <= factor for v, r in zip(hidden, ref) if r > 0)
+                    for ref in refs.values())
+    if ratio <= ex["similar_ratio_max"] and close:
+        return Outcome("pass", 1.0, T(f"Capas ocultas: máx/mín = {ratio:.2f} ≤ {ex['similar_ratio_max']:g}, y del orden de las del grader.",
+                                      f"Hidden layers: max/min = {ratio:.2f} ≤ {ex['similar_ratio_max']:g}, and of the grader's order."),
+                       evidence=evidence)
+    why_es = f"máx/mín = {ratio:.2f}" + ("" if close else "; lejos de las varianzas que calcula el grader para He + ReLU")
+    why_en = f"max/min = {ratio:.2f}" + ("" if close else "; far from the variances the grader computes for He + ReLU")
+    return Outcome("fail", 0.0, T(f"Varianzas por capa: {why_es}. Use el modelo bien inicializado (He + ReLU) y un mismo batch.",
+                                  f"Per-layer variances: {why_en}. Use the well-initialized model (He + ReLU) and one batch."),
+                   evidence=evidence)
+
+
+@check("ex4_tanh",
+       T("Ej. 4 — He con tanh contra Glorot con tanh", "Ex. 4 — He with tanh versus Glorot with tanh"),
+       T("He está pensado para ReLU; con tanh (simétrica, no 'mata' la mitad) Glorot es la combinación correcta.",
+         "He is designed for ReLU; with tanh (symmetric, kills nothing) Glorot is the right match."))
+def ex4_tanh(ctx: Context) -> Outcome:
+    if (missing := _missing(ctx, "ex4_histories")):
+        return missing
+    if (skip := _not_recomputed(ctx, "ex4")):
+        return skip
+    ex = ctx.rubric.exercises["ex4"]
+    runs = _exercise_runs(ctx, "ex4")
+    student = ctx.extracted.values["ex4_histories"]
+    rows, off = {}, []
+    for label, run in runs.items():
+        history = student.get(label, {})
+        epochs = min(len(history.get("val_accuracy", [])), len(run.history["val_accuracy"]))
+        if not epochs:
+            off.append(label)
+            continue
+        mine, theirs = history["val_accuracy"][epochs - 1] * 100, run.history["val_accuracy"][epochs - 1] * 100
+        rows[label] = {"student_pp": mine, "grader_pp": theirs}
+        if abs(mine - theirs) > ex["val_accuracy_pp"]:
+            off.append(label)
+    diff = lambda who: rows["glorot_uniform_tanh"][who] - rows["he_normal_tanh"][who] if len(rows) == 2 else None
+    student_diff, grader_diff = diff("student_pp"), diff("grader_pp")
+    noise = ex["noise_pp"]
+    reading_es = reading_en = ""
+    if grader_diff is not None:
+        within = abs(grader_diff) <= noise
+        reading_es = (f" Glorot − He: usted {student_diff:+.2f} pp, grader {grader_diff:+.2f} pp; "
+                      + (f"una diferencia dentro del ruido entre semillas (±{noise} pp): con tan pocas épocas no se puede afirmar cuál es mejor."
+                         if within else "mayor que el ruido entre semillas."))
+        reading_en = (f" Glorot − He: you {student_diff:+.2f} pp, grader {grader_diff:+.2f} pp; "
+                      + (f"within seed-to-seed noise (±{noise} pp): with so few epochs neither can be called better."
+                         if within else "larger than seed-to-seed noise."))
+    evidence = {**rows, "noise_pp": noise, "student_diff_pp": student_diff, "grader_diff_pp": grader_diff}
+    if not off:
+        return Outcome("pass", 1.0, T("Sus curvas coinciden con las del grader." + reading_es, "Your curves match the grader's." + reading_en),
+                       evidence=evidence)
+    return Outcome("fail", 0.0, T(f"Curvas distintas de las esperadas en {', '.join(off)}." + reading_es,
+                                  f"Curves differ from the expected ones for {', '.join(off)}." + reading_en), evidence=evidence)
+
+
+@check("ex5_reproducibility",
+       T("Ej. 5 — misma semilla, mismos pesos; sin semilla, distintos", "Ex. 5 — same seed, same weights; no seed, different"),
+       T("Fijar la semilla antes de construir el modelo hace reproducible la inicialización y el orden de los datos; sin ella cada corrida es otra.",
+         "Seeding before building the model makes the initialization and data order reproducible; without it every run differs."))
+def ex5_reproducibility(ctx: Context) -> Outcome:
+    if (missing := _missing(ctx, "ex5_same_seed_identical", "ex5_no_seed_differs")):
+        return missing
+    probe = ctx.retraining.exercises.get("ex5:repro") if ctx.retraining else None
+    if probe is None:
+        return Outcome("warn", 0.0, T("No verificado: el grader no pudo correr la prueba de reproducibilidad.",
+                                      "Not verified: the grader could not run the reproducibility probe."))
+    seen_same, seen_differs = probe.extra["same_seed_identical"], probe.extra["no_seed_differs"]
+    said_same = ctx.extracted.values["ex5_same_seed_identical"]
+    said_differs = ctx.extracted.values["ex5_no_seed_differs"]
+    evidence = {"grader_same_seed_identical": seen_same, "grader_no_seed_differs": seen_differs,
+                "grader_max_abs_diff": probe.extra.get("same_seed_max_abs_diff"),
+                "student_same_seed_identical": said_same, "student_no_seed_differs": said_differs}
+    if not seen_same:
+        return Outcome("warn", 1.0,
+                       T("En esta máquina, dos entrenamientos con la misma semilla no dieron pesos idénticos bit a bit "
+                         "(la plataforma no es determinista); no se le descuenta nada.",
+                         "On this machine two trainings with the same seed did not give bit-identical weights "
+                         "(the platform is not deterministic); nothing is deducted."), evidence=evidence)
+    if said_same == seen_same and said_differs == seen_differs:
+        return Outcome("pass", 1.0, T("Lo que reporta coincide con lo que observó el grader al entrenar su modelo dos veces con y sin semilla.",
+                                      "What you report matches what the grader saw training your model twice with and without a seed."),
+                       evidence=evidence)
+    return Outcome("fail", 0.0,
+                   T(f"Reporta misma semilla → idénticos = {said_same}, sin semilla → distintos = {said_differs}; el grader observó "
+                     f"{seen_same} y {seen_differs}. Llame keras.utils.set_random_seed(42) antes de construir cada modelo y compare con np.array_equal.",
+                     f"You report same seed → identical = {said_same}, no seed → different = {said_differs}; the grader saw "
+                     f"{seen_same} and {seen_differs}. Call keras.utils.set_random_seed(42) before building each model and compare with np.array_equal."),
+                   evidence=evidence)
 
 
 # --- running ------------------------------------------------------------------------------

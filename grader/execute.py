@@ -31,7 +31,6 @@ from .sandbox import NOBODY, Limits, Sandbox, SandboxReport
 from .submission import Submission
 
 HARVEST_SOURCE = Path(__file__).with_name("harvest.py")
-OUT_DIR = ".grader-out"
 MAX_ARTIFACT_FILE = 200 * 1024 * 1024
 MAX_ARTIFACTS_TOTAL = 400 * 1024 * 1024
 _ARTIFACT_NAME = re.compile(r"^(manifest\.json|\d{4}-(array\.npy|model\.json))$")
@@ -84,7 +83,7 @@ def harvest_call(sandbox: Sandbox) -> str:
     home, inp = sandbox.home_path, sandbox.input_path
     return (f"_grader_ns = {{'__name__': 'grader_harvest'}}\n"
             f"exec(compile(open({inp + '/harvest.py'!r}).read(), 'grader-harvest', 'exec'), _grader_ns)\n"
-            f"_grader_ns['harvest'](globals(), {home + '/' + OUT_DIR!r}, {inp + '/contract.json'!r})\n")
+            f"_grader_ns['harvest'](globals(), {sandbox.outbox_path!r}, {inp + '/contract.json'!r})\n")
 
 
 class _CappedClient(NotebookClient):
@@ -190,12 +189,21 @@ async def _run_notebook(nb, sandbox: Sandbox, limits: Limits, log_path: Path) ->
                         await client.async_execute_cell(cell, index)
                     finally:
                         records[index] = _cell_record(index, cell, index in client.truncated, index in client.timed_out)
+                    if index in client.timed_out and len(client.timed_out) >= 2 and \
+                            code_cells[[i for i, _ in code_cells].index(index) - 1][0] in client.timed_out:
+                        status, message = "timeout", ("dos celdas seguidas superaron el tiempo: el kernel no responde "
+                                                      "a la interrupción (¿ignora SIGINT?)")
+                        return
                 if time.monotonic() >= deadline - 1:
                     status, message = "timeout", f"se superó el tiempo total ({limits.total_timeout_s} s)"
                     return
                 client.timeout = max(1, int(min(600, deadline - time.monotonic())))
                 nb.cells.append(harvest_cell)
+                client.current_cell = len(nb.cells) - 1
                 await client.async_execute_cell(harvest_cell, len(nb.cells) - 1)
+                if client.current_cell in client.timed_out:
+                    status, message = "timeout", "no quedó tiempo para recoger los resultados (tiempo total agotado)"
+                    return
                 harvest_error = [o for o in harvest_cell.outputs if o.get("output_type") == "error"]
                 if harvest_error:
                     message = "harvest: " + _strip_ansi("\n".join(harvest_error[0].get("traceback", [])))[-3000:]
@@ -224,7 +232,7 @@ async def _run_notebook(nb, sandbox: Sandbox, limits: Limits, log_path: Path) ->
 
 def _run_module(sandbox: Sandbox, limits: Limits, log_path: Path) -> tuple[str, list, str]:
     runner = (f"exec(compile(open({sandbox.input_path + '/harvest.py'!r}).read(), 'grader-harvest', 'exec'))\n"
-              f"run_module({sandbox.input_path + '/submission.py'!r}, {sandbox.home_path + '/' + OUT_DIR!r}, "
+              f"run_module({sandbox.input_path + '/submission.py'!r}, {sandbox.outbox_path!r}, "
               f"{sandbox.input_path + '/contract.json'!r})\n")
     argv = sandbox.wrap([sys.executable, "-c", runner])
     kept = bytearray()
@@ -306,7 +314,7 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
         status, cells, message = _run_module(sandbox, limits, log_path)
-    artifacts = _copy_artifacts(sandbox.scratch / OUT_DIR, artifacts_dest)
+    artifacts = _copy_artifacts(sandbox.outbox, artifacts_dest)
     if sub.kind == "py" and artifacts is not None:
         cells = _module_cells(artifacts, sub)
     log_tail = log_path.read_text(errors="replace")[-20000:] if log_path.exists() else ""

@@ -29,9 +29,14 @@ class _Writer:
         self.count = 0
         if os.path.islink(out) or os.path.isfile(out):
             os.unlink(out)
-        elif os.path.isdir(out):
-            shutil.rmtree(out)
-        os.makedirs(out)
+        elif os.path.isdir(out):  # may be a mount point: empty it, keep it
+            for name in os.listdir(out):
+                path = os.path.join(out, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+        os.makedirs(out, exist_ok=True)
 
     def _name(self, stem):
         self.count += 1

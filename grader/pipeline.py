@@ -84,13 +84,32 @@ def choose_runs(extracted, rubric: Rubric) -> tuple[dict, dict]:
     return descs, source
 
 
-def reference_model(rubric: Rubric, init: str) -> dict:
-    units = rubric.homework["units"]
-    layers = [{"kind": "dense", "units": u, "use_bias": True,
-               "activation": rubric.homework["hidden_activation"] if i < len(units) - 1 else rubric.homework["output_activation"],
-               "kernel_init": {"name": init, "params": {}}, "bias_init": {"name": "zeros", "params": {}}}
+def mlp(units: list, hidden: str, output: str, init: dict) -> dict:
+    """Canonical description of a plain MLP on flattened 28×28 images."""
+    layers = [{"kind": "dense", "units": u, "use_bias": True, "activation": hidden if i < len(units) - 1 else output,
+               "kernel_init": {"name": init["name"], "params": init.get("params", {})}, "bias_init": {"name": "zeros", "params": {}}}
               for i, u in enumerate(units)]
     return {"input_shape": [784], "layers": layers}
+
+
+def reference_model(rubric: Rubric, init: str) -> dict:
+    hw = rubric.homework
+    return mlp(hw["units"], hw["hidden_activation"], hw["output_activation"], {"name": init})
+
+
+def exercise_specs(rubric: Rubric, descs: dict) -> list:
+    """The grader's own runs for exercises 2, 4 (training) and 5 (reproducibility probe)."""
+    ex = rubric.exercises
+    if not ex:
+        return []
+    specs = []
+    for key in ("ex2", "ex4"):
+        for label, init in ex[key]["runs"].items():
+            model = mlp(ex[key]["units"], ex[key]["activation"], "softmax", init)
+            specs.append(retrain.RunSpec(f"{key}:{label}", model, rubric.protocol.seed, ex["epochs"]))
+    specs.append(retrain.RunSpec("ex5:repro", descs.get("he_normal") or reference_model(rubric, "he_normal"),
+                                 rubric.protocol.seed, 1, "repro"))
+    return specs
 
 
 def _retrain(extracted, rubric: Rubric, dataset, options: Options, progress) -> Retraining:
@@ -99,6 +118,7 @@ def _retrain(extracted, rubric: Rubric, dataset, options: Options, progress) -> 
         return Retraining({}, {}, source, "el reentrenamiento está desactivado")
     seeds = [rubric.protocol.seed] + [s for s in range(1, options.seeds + 1) if s != rubric.protocol.seed][: options.seeds]
     specs = [retrain.RunSpec(init, descs[init], seed) for seed in seeds for init in rubric.homework["initializers"]]
+    specs += exercise_specs(rubric, descs)
     cache = retrain.Cache(options.cache_dir)
     try:
         results = retrain.run_all(specs, rubric.protocol, dataset, cache, progress,
@@ -110,9 +130,13 @@ def _retrain(extracted, rubric: Rubric, dataset, options: Options, progress) -> 
                    "Se verifica cuando el docente corrige, o con `grade check --retrain`")
         return Retraining({}, {}, source, why)
     by_seed: dict = {}
+    exercises = {}
     for result in results:
-        by_seed.setdefault(result.seed, {})[result.label] = result
-    return Retraining(by_seed[rubric.protocol.seed], by_seed if options.seeds else {}, source)
+        if ":" in result.label:
+            exercises[result.label] = result
+        else:
+            by_seed.setdefault(result.seed, {})[result.label] = result
+    return Retraining(by_seed[rubric.protocol.seed], by_seed if options.seeds else {}, source, exercises=exercises)
 
 
 def fingerprint(sha256: str, rubric: Rubric, options: Options) -> str:
@@ -197,6 +221,7 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
                  "cells": [cell.__dict__ for cell in execution.cells], "extraction_note": extracted.note}
     retrain_info = {"source": retraining.source, "error": retraining.error, "protocol": rubric.protocol.to_json(),
                     "runs": {init: run.to_json() for init, run in retraining.main.items()},
+                    "exercises": {label: run.to_json() for label, run in retraining.exercises.items()},
                     "seeds": {str(seed): {init: run.final_val_accuracy for init, run in runs.items()}
                               for seed, runs in retraining.seeds.items()}}
     result = GradeResult(sub.student, sub.display_name, status, score, rubric.max_score, tuple(checks),

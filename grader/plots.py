@@ -43,6 +43,48 @@ def curves(student: dict, grader: dict, labels: dict) -> str | None:
     return _data_uri(fig)
 
 
+def exercise_curves(student: dict, grader: dict, metric: str, labels: dict) -> str | None:
+    """One metric for several runs: the student's (solid) and the grader's (dashed)."""
+    if not student and not grader:
+        return None
+    palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd"]
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for color, label in zip(palette, sorted(set(student) | set(grader))):
+        if metric in student.get(label, {}):
+            ys = student[label][metric]
+            ax.plot(range(1, len(ys) + 1), ys, color=color, label=f"{label} ({labels['student']})")
+        if metric in grader.get(label, {}):
+            ys = grader[label][metric]
+            ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle="--", label=f"{label} ({labels['grader']})")
+    ax.set_title(metric)
+    ax.set_xlabel(labels["epoch"])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _data_uri(fig)
+
+
+def activation_rows(rows: dict, labels: dict) -> str | None:
+    """A row of per-layer output histograms (one fixed batch, at initialization) per model."""
+    rows = {name: layers for name, layers in rows.items() if layers}
+    if not rows:
+        return None
+    width = max(len(layers) for layers in rows.values())
+    fig, axes = plt.subplots(len(rows), width, figsize=(2.2 * width, 1.9 * len(rows)), squeeze=False)
+    for axrow, (name, layers) in zip(axes, rows.items()):
+        for position, ax in enumerate(axrow):
+            if position >= len(layers):
+                ax.axis("off")
+                continue
+            layer = layers[position]
+            edges = layer["edges"]
+            ax.stairs(layer["hist"], edges, fill=True, color="#24364b")
+            ax.set_title(f"{labels['layer']} {position + 1}: Var {layer['var']:.2g}", fontsize=8)
+            ax.tick_params(labelsize=6)
+        axrow[0].set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    return _data_uri(fig)
+
+
 def initial_histograms(models: dict, labels: dict) -> str | None:
     """First and last kernel of each build_model probe against the theoretical density."""
     rows = [(init, desc) for init, desc in models.items() if init in COLORS and getattr(desc, "kernels", None)]
@@ -114,4 +156,4 @@ def seed_dots(seeds: dict, criterion: float, labels: dict) -> str | None:
     return _data_uri(fig)
 
 
-__all__ = ["curves", "initial_histograms", "ex1_histogram", "norms", "seed_dots"]
+__all__ = ["exercise_curves", "activation_rows", "curves", "initial_histograms", "ex1_histogram", "norms", "seed_dots"]

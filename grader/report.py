@@ -57,7 +57,15 @@ UI = {
         "labels": {"student": "estudiante", "grader": "grader", "epoch": "época", "weights": "pesos", "theory": "teoría",
                    "layer": "capa", "your_limit": "su ex1_limit", "student_before": "estudiante antes", "student_after": "estudiante después",
                    "grader_before": "grader antes", "grader_after": "grader después", "diff_pp": "diferencia de val_accuracy (pp)"},
-        "exercises": {"ex1": "Ejercicio 1 — defaults de Keras", "hw": "Tarea — MLP en Fashion-MNIST"},
+        "exercises": {"ex1": "Ejercicio 1 — defaults de Keras", "hw": "Tarea — MLP en Fashion-MNIST",
+                      "ex2": "Ejercicio 2 — Glorot, He y RandomNormal(0.01)", "ex3": "Ejercicio 3 — histogramas de activaciones",
+                      "ex4": "Ejercicio 4 — He con tanh", "ex5": "Ejercicio 5 — reproducibilidad"},
+        "ex2_fig": "Ejercicio 2: val_loss de las tres inicializaciones (MLP [512, 256, 128, 64, 10], ReLU)",
+        "ex2_alt": "val_loss por época para glorot_uniform, he_normal y random_normal; continuas: estudiante; discontinuas: grader. La curva random_normal queda plana cerca de 2.30 al principio: la señal se apaga.",
+        "ex3_fig": "Ejercicio 3: salida de cada capa Dense para un mismo batch, al inicializar",
+        "ex3_alt": "Una fila de histogramas por modelo (He + ReLU, Glorot + ReLU, RandomNormal(0.01)); con He la dispersión se mantiene entre capas, con RandomNormal se encoge capa a capa hasta casi cero.",
+        "ex4_fig": "Ejercicio 4: val_accuracy con tanh, He contra Glorot",
+        "ex4_alt": "val_accuracy por época para he_normal_tanh y glorot_uniform_tanh; continuas: estudiante; discontinuas: grader",
         "generated": "Generado", "message": "Mensaje", "symptom": "Síntoma", "fix": "Arreglo de la clase",
     },
     "en": {
@@ -94,7 +102,15 @@ UI = {
         "labels": {"student": "student", "grader": "grader", "epoch": "epoch", "weights": "weights", "theory": "theory",
                    "layer": "layer", "your_limit": "your ex1_limit", "student_before": "student before", "student_after": "student after",
                    "grader_before": "grader before", "grader_after": "grader after", "diff_pp": "val_accuracy difference (pp)"},
-        "exercises": {"ex1": "Exercise 1 — Keras defaults", "hw": "Homework — MLP on Fashion-MNIST"},
+        "exercises": {"ex1": "Exercise 1 — Keras defaults", "hw": "Homework — MLP on Fashion-MNIST",
+                      "ex2": "Exercise 2 — Glorot, He and RandomNormal(0.01)", "ex3": "Exercise 3 — activation histograms",
+                      "ex4": "Exercise 4 — He with tanh", "ex5": "Exercise 5 — reproducibility"},
+        "ex2_fig": "Exercise 2: val_loss of the three initializations (MLP [512, 256, 128, 64, 10], ReLU)",
+        "ex2_alt": "val_loss per epoch for glorot_uniform, he_normal and random_normal; solid: student; dashed: grader. The random_normal curve stays flat near 2.30 at first: the signal dies.",
+        "ex3_fig": "Exercise 3: each Dense layer's output for one batch, at initialization",
+        "ex3_alt": "One row of histograms per model (He + ReLU, Glorot + ReLU, RandomNormal(0.01)); with He the spread stays across layers, with RandomNormal it shrinks layer by layer to almost zero.",
+        "ex4_fig": "Exercise 4: val_accuracy with tanh, He versus Glorot",
+        "ex4_alt": "val_accuracy per epoch for he_normal_tanh and glorot_uniform_tanh; solid: student; dashed: grader",
         "generated": "Generated", "message": "Message", "symptom": "Symptom", "fix": "The class's fix",
     },
 }
@@ -170,6 +186,20 @@ def _figures(result, material: Material | None, rubric, ui: dict) -> list[dict]:
     after = {k: v for k, v in (values.get("hw_kernel_norms_after") or {}).items() if k in inits}
     if (uri := plots.norms(before, after, grader_norms, labels)):
         figures.append({"title": ui["norms"], "alt": ui["norms_alt"], "uri": uri})
+    exercises = getattr(material.retraining, "exercises", {}) or {}
+    runs = lambda prefix: {label.split(":", 1)[1]: run for label, run in exercises.items() if label.startswith(prefix + ":")}
+    ex2_keys = ("glorot_uniform", "he_normal", "random_normal")
+    student_ex2 = {k: v for k, v in (values.get("ex2_histories") or {}).items() if k in ex2_keys}
+    if (uri := plots.exercise_curves(student_ex2, {k: r.history for k, r in runs("ex2").items()}, "val_loss", labels)):
+        figures.append({"title": ui["ex2_fig"], "alt": ui["ex2_alt"], "uri": uri})
+    names = {"he_normal": "He + ReLU", "glorot_uniform": "Glorot + ReLU", "random_normal": "RandomNormal(0.01)"}
+    rows = {names[k]: runs("ex2")[k].activations.get("init", []) for k in ("he_normal", "glorot_uniform", "random_normal") if k in runs("ex2")}
+    if (uri := plots.activation_rows(rows, labels)):
+        figures.append({"title": ui["ex3_fig"], "alt": ui["ex3_alt"], "uri": uri})
+    ex4_keys = ("he_normal_tanh", "glorot_uniform_tanh")
+    student_ex4 = {k: v for k, v in (values.get("ex4_histories") or {}).items() if k in ex4_keys}
+    if (uri := plots.exercise_curves(student_ex4, {k: r.history for k, r in runs("ex4").items()}, "val_accuracy", labels)):
+        figures.append({"title": ui["ex4_fig"], "alt": ui["ex4_alt"], "uri": uri})
     criterion = next((c for c in result.checks if c.id == "hw_he_criterion"), None)
     seeds = criterion.evidence.get("seeds") if criterion else None
     if seeds and (uri := plots.seed_dots(seeds, rubric.homework["criterion_pp"], labels)):
@@ -198,7 +228,7 @@ def render(result, material: Material | None, rubric, lang: str = "es") -> str:
             mistakes.setdefault(code, {"code": code, "symptom": entry.get("symptom", {}).get(lang, code),
                                        "fix": entry.get("fix", {}).get(lang, ""), "checks": []})["checks"].append(check.title(lang))
     groups = []
-    for exercise in ("ex1", "hw"):
+    for exercise in ("ex1", "hw", "ex2", "ex3", "ex4", "ex5"):
         items = [c for c in result.checks if c.exercise == exercise]
         if items:
             groups.append({"name": ui["exercises"].get(exercise, exercise), "checks": [{

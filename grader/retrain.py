@@ -41,10 +41,12 @@ class RunSpec:
     label: str  # e.g. "he_normal"
     model: dict  # ModelDesc.to_json()
     seed: int
+    epochs: int | None = None  # None: the protocol's
+    kind: str = "train"  # "train" | "repro" (exercise 5: seeded and unseeded twice, 1 short epoch)
 
     def key(self, protocol: Protocol, dataset: Dataset) -> str:
-        material = {"model": self.model, "seed": self.seed, "protocol": protocol.to_json(),
-                    "data": dataset.checksum, "tf": tf_version(), "threads": protocol.threads, "v": 1}
+        material = {"model": self.model, "seed": self.seed, "protocol": protocol.to_json(), "epochs": self.epochs,
+                    "kind": self.kind, "data": dataset.checksum, "tf": tf_version(), "threads": protocol.threads, "v": 2}
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
@@ -58,6 +60,8 @@ class RunResult:
     duration_s: float
     cached: bool = False
     key: str = ""
+    activations: dict = field(default_factory=dict)  # "init"/"trained" -> per Dense layer {var, hist, edges}
+    extra: dict = field(default_factory=dict)  # repro probe results
 
     @property
     def final_val_accuracy(self) -> float:
@@ -66,7 +70,7 @@ class RunResult:
     def to_json(self) -> dict:
         return {"label": self.label, "seed": self.seed, "history": self.history,
                 "kernel_norms_before": self.kernel_norms_before, "kernel_norms_after": self.kernel_norms_after,
-                "duration_s": self.duration_s, "cached": self.cached}
+                "duration_s": self.duration_s, "cached": self.cached, "extra": self.extra}
 
 
 class Cache:
@@ -93,7 +97,8 @@ class Cache:
             return None
         try:
             value = json.loads(row[0])
-            if isinstance(value.get("history", {}).get("val_accuracy"), list):
+            if isinstance(value.get("history"), dict) and isinstance(value.get("kernel_norms_after"), list) \
+                    and isinstance(value.get("duration_s"), (int, float)) and isinstance(value.get("extra", {}), dict):
                 return value
         except (ValueError, AttributeError):
             pass
@@ -171,9 +176,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "grader"
 
 
+VALUE_KEYS = ("history", "kernel_norms_before", "kernel_norms_after", "duration_s", "activations", "extra")
+
+
 def _result(spec: RunSpec, key: str, value: dict, cached: bool) -> RunResult:
     return RunResult(spec.label, spec.seed, value["history"], value["kernel_norms_before"],
-                     value["kernel_norms_after"], value["duration_s"], cached, key)
+                     value["kernel_norms_after"], value["duration_s"], cached, key,
+                     value.get("activations") or {}, value.get("extra") or {})
 
 
 def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: Cache,
@@ -212,7 +221,8 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
 
 def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress):
     """Yield (key, value) as the worker process finishes each run."""
-    jobs = [{"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed} for key, spec in items]
+    jobs = [{"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed, "epochs": spec.epochs, "kind": spec.kind}
+            for key, spec in items]
     payload = {"protocol": protocol.to_json(), "data": str(dataset.folder), "jobs": jobs}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
     with tempfile.TemporaryFile("w+") as errors:
@@ -230,7 +240,7 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
                 progress(message["progress"])
                 continue
             done += 1
-            yield message["id"], {k: message[k] for k in ("history", "kernel_norms_before", "kernel_norms_after", "duration_s")}
+            yield message["id"], {k: message.get(k) for k in VALUE_KEYS}
         if process.wait() != 0 or done != len(items):
             errors.seek(0)
             raise RetrainError("el entrenamiento del grader falló", hint=errors.read().strip()[-2000:])
@@ -257,27 +267,64 @@ def _worker() -> None:
     x_all = x_all.astype("float32") / protocol.pixel_scale
     val = protocol.validation_size
     x_val, y_val, x_train, y_train = x_all[:val], y_all[:val], x_all[val:], y_all[val:]
+    probe = x_val[:256]
+
+    def dense_outputs(model, x):
+        """Variance and histogram of each Dense layer's output for one fixed batch."""
+        stats, h = [], x
+        for layer in model.layers:
+            h = layer(h)
+            if isinstance(layer, keras.layers.Dense):
+                values = np.asarray(h, dtype=np.float64).ravel()
+                lo, hi = np.percentile(values, [0.5, 99.5])
+                hist, edges = np.histogram(values, bins=40, range=(float(lo), float(hi) if hi > lo else float(lo) + 1e-6))
+                stats.append({"var": float(values.var()), "hist": hist.tolist(), "edges": edges.tolist()})
+        return stats
+
     for job in payload["jobs"]:
         started = time.monotonic()
+        epochs = int(job.get("epochs") or protocol.epochs)
         shape = tuple(job["model"]["input_shape"])
         xt, xv = x_train.reshape((-1, *shape)), x_val.reshape((-1, *shape))
+        optimizer = lambda: keras.optimizers.get({"class_name": protocol.optimizer, "config": {"learning_rate": protocol.learning_rate}})
+        if job.get("kind") == "repro":
+            def weights_after(seed):
+                if seed is not None:
+                    keras.utils.set_random_seed(seed)
+                model = to_keras(job["model"])
+                model.compile(optimizer=optimizer(), loss=protocol.loss)
+                model.fit(xt[:2000], y_train[:2000], epochs=1, batch_size=protocol.batch_size, verbose=0, shuffle=True)
+                return [w.numpy() for w in model.weights]
+            same = [weights_after(int(job["seed"])), weights_after(int(job["seed"]))]
+            other = [weights_after(None), weights_after(None)]
+            identical = all(np.array_equal(a, b) for a, b in zip(*same))
+            differs = not all(np.array_equal(a, b) for a, b in zip(*other))
+            gap = max(float(np.abs(a - b).max()) for a, b in zip(*same))
+            print(json.dumps({"id": job["id"], "history": {}, "kernel_norms_before": [], "kernel_norms_after": [],
+                              "duration_s": time.monotonic() - started, "activations": {},
+                              "extra": {"same_seed_identical": identical, "no_seed_differs": differs,
+                                        "same_seed_max_abs_diff": gap}}), flush=True)
+            keras.backend.clear_session()
+            continue
         keras.utils.set_random_seed(int(job["seed"]))
         model = to_keras(job["model"])
         norms = lambda: [float(np.linalg.norm(layer.kernel.numpy())) for layer in model.layers
                          if isinstance(layer, keras.layers.Dense)]
         before = norms()
-        optimizer = keras.optimizers.get({"class_name": protocol.optimizer, "config": {"learning_rate": protocol.learning_rate}})
-        model.compile(optimizer=optimizer, loss=protocol.loss, metrics=["accuracy"])
+        at_init = dense_outputs(model, probe.reshape((-1, *shape)))
+        model.compile(optimizer=optimizer(), loss=protocol.loss, metrics=["accuracy"])
 
         class Progress(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                print(json.dumps({"progress": f"{job['label']} seed {job['seed']}: epoch {epoch + 1}/{protocol.epochs}"}), flush=True)
+                print(json.dumps({"progress": f"{job['label']} seed {job['seed']}: epoch {epoch + 1}/{epochs}"}), flush=True)
 
-        history = model.fit(xt, y_train, validation_data=(xv, y_val), epochs=protocol.epochs,
+        history = model.fit(xt, y_train, validation_data=(xv, y_val), epochs=epochs,
                             batch_size=protocol.batch_size, verbose=0, callbacks=[Progress()])
         clean = {k: [float(v) for v in values] for k, values in history.history.items()}
         print(json.dumps({"id": job["id"], "history": clean, "kernel_norms_before": before, "kernel_norms_after": norms(),
-                          "duration_s": time.monotonic() - started}), flush=True)
+                          "duration_s": time.monotonic() - started, "extra": {},
+                          "activations": {"init": at_init, "trained": dense_outputs(model, probe.reshape((-1, *shape)))}}),
+                         flush=True)
         keras.backend.clear_session()
 
 

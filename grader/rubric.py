@@ -44,6 +44,7 @@ class Rubric:
     homework: dict
     exercise1: dict
     tolerances: dict
+    exercises: dict
     limits: Limits
     checks: tuple
     contract: dict
@@ -78,7 +79,7 @@ def load(rubric_path: Path | None = None, contract_path: Path | None = None) -> 
     try:
         protocol = Protocol(**raw["protocol"])
         checks = tuple(CheckSpec(c["id"], c["exercise"], float(c["points"])) for c in raw["checks"])
-        rubric = Rubric(protocol, raw["homework"], raw["exercise1"], raw["tolerances"],
+        rubric = Rubric(protocol, raw["homework"], raw["exercise1"], raw["tolerances"], raw.get("exercises", {}),
                         Limits.from_dict(raw.get("limits", {})), checks, contract, contract_path)
     except (KeyError, TypeError, ValueError) as exc:
         raise RubricError(f"{rubric_path}: falta o sobra un campo ({exc})") from exc

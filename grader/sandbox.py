@@ -31,6 +31,8 @@ from .errors import SandboxUnavailable
 NOBODY = 65534
 HOME = "/home/student"
 INPUT = "/opt/grader"
+OUTBOX = "/opt/grader-out"
+OUTBOX_MB = 512
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -91,6 +93,20 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+STALE_S = 6 * 3600
+
+
+def _sweep_stale(base: Path) -> None:
+    """Remove empty cgroups left by a grader process that was killed (kill -9 skips cleanup)."""
+    now = time.time()
+    for path in base.glob("*"):
+        try:
+            if path.is_dir() and now - path.stat().st_mtime > STALE_S and not (path / "cgroup.procs").read_text().strip():
+                path.rmdir()
+        except OSError:
+            continue
+
+
 class _Cgroups:
     """One memory and one pids cgroup (v1) per run, or nothing where they cannot be made."""
 
@@ -103,6 +119,7 @@ class _Cgroups:
             if not (base / "cgroup.procs").exists():
                 continue
             path = base / "grader" / name
+            _sweep_stale(base / "grader")
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 if controller == "memory":
@@ -192,11 +209,12 @@ class Sandbox:
         self.scratch = self.work / "home"
         self.input = self.work / "in"
         self.conn = self.work / "conn"
-        for folder in (self.scratch, self.input, self.conn):
+        self.outbox = self.work / "out"  # the harvest's own space: a full scratch cannot starve it
+        for folder in (self.scratch, self.input, self.conn, self.outbox):
             folder.mkdir()
         self.work.chmod(0o755)
         self.input.chmod(0o755)
-        self._mounted = False
+        self._mounted: list[Path] = []
         self._cgroups: _Cgroups | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -210,13 +228,15 @@ class Sandbox:
                 raise SandboxUnavailable("el sandbox completo necesita root (cgroups y cambio a un usuario sin privilegios)",
                                          hint="Ejecute grade como root, o use --allow-unsandboxed solo para código de confianza.")
         if _is_root():
-            size = f"size={self.limits.scratch_mb}m,mode=0755,uid={NOBODY},gid={NOBODY}"
-            done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "grader-scratch", str(self.scratch)],
-                                  capture_output=True, text=True)
-            self._mounted = done.returncode == 0
+            for folder, megabytes in ((self.scratch, self.limits.scratch_mb), (self.outbox, OUTBOX_MB)):
+                size = f"size={megabytes}m,mode=0755,uid={NOBODY},gid={NOBODY}"
+                done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "grader-scratch", str(folder)],
+                                      capture_output=True, text=True)
+                if done.returncode == 0:
+                    self._mounted.append(folder)
             datasets = self.scratch / ".keras" / "datasets"
             datasets.mkdir(parents=True, exist_ok=True)
-            for folder in (self.scratch, self.conn, datasets.parent, datasets):
+            for folder in (self.scratch, self.conn, self.outbox, datasets.parent, datasets):
                 os.chown(folder, NOBODY, NOBODY)
         self._cgroups = _Cgroups(self.name, self.limits)
         return self
@@ -228,9 +248,9 @@ class Sandbox:
         if self._cgroups is not None:
             self._cgroups.remove()
             self._cgroups = None
-        if self._mounted:
-            subprocess.run(["umount", "-l", str(self.scratch)], capture_output=True)
-            self._mounted = False
+        for folder in self._mounted:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        self._mounted = []
         shutil.rmtree(self.work, ignore_errors=True)
 
     def kill_all(self) -> None:
@@ -271,6 +291,10 @@ class Sandbox:
     @property
     def home_path(self) -> str:
         return HOME if self.level == "bwrap" else str(self.scratch)
+
+    @property
+    def outbox_path(self) -> str:
+        return OUTBOX if self.level == "bwrap" else str(self.outbox)
 
     def wrap(self, argv: list[str]) -> list[str]:
         """The full command line that runs `argv` inside the sandbox."""
@@ -322,6 +346,7 @@ class Sandbox:
                 bind("--symlink", real, prefix)
         bind("--bind", self.scratch, HOME)
         bind("--ro-bind", self.input, INPUT)
+        bind("--bind", self.outbox, OUTBOX)
         bind("--bind", self.conn, str(self.conn))
         if self.data_folder is not None:
             bind("--ro-bind", self.data_folder, f"{HOME}/.keras/datasets/fashion-mnist")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .initializers import EXCESS_KURTOSIS, InitSpec, VARIANCE_SCALING_PRESETS, distribution, shape_family, target_variance
+from .initializers import EXCESS_KURTOSIS, InitSpec, VARIANCE_SCALING_PRESETS, cdf, shape_family, target_variance
 
 DEFAULT_ALPHA = 1e-3
 
@@ -36,6 +36,15 @@ class VarianceTest:
 
     def band(self) -> tuple[float, float]:
         return self.expected - self.z_crit * self.sd, self.expected + self.z_crit * self.sd
+
+
+def ks_uniform(u: np.ndarray) -> tuple[float, float]:
+    """Two-sided one-sample KS statistic and p-value of u against U(0, 1)."""
+    s = np.sort(np.asarray(u, dtype=np.float64).ravel())
+    n = s.size
+    i = np.arange(1, n + 1)
+    d = float(max((i / n - s).max(), (s - (i - 1) / n).max()))
+    return d, float(stats.kstwo.sf(d, n))
 
 
 def z_critical(alpha: float) -> float:
@@ -84,17 +93,16 @@ def fit_kernels(kernels: list[np.ndarray], spec: InitSpec, alpha: float = DEFAUL
     layers, transformed = [], []
     for kernel in kernels:
         kernel = np.asarray(kernel, dtype=np.float64)
-        dist = distribution(spec, kernel.shape)
         var = target_variance(spec, kernel.shape)
         mean = spec.params.get("mean", 0.0) if spec.name in ("random_normal", "truncated_normal") else 0.0
         if spec.name == "random_uniform":
             mean = (spec.params["minval"] + spec.params["maxval"]) / 2
         vt = variance_test(kernel, var, EXCESS_KURTOSIS[family], mean=mean, alpha=per_test_alpha)
-        u = dist.cdf(kernel.ravel())
-        layers.append(LayerFit(tuple(kernel.shape), vt, float(stats.kstest(u, "uniform").pvalue)))
+        u = cdf(spec, kernel.shape, kernel.ravel())
+        layers.append(LayerFit(tuple(kernel.shape), vt, ks_uniform(u)[1]))
         transformed.append(u)
-    pooled = stats.kstest(np.concatenate(transformed), "uniform")
-    return ModelFit(spec.name, tuple(layers), float(pooled.statistic), float(pooled.pvalue), alpha)
+    statistic, pvalue = ks_uniform(np.concatenate(transformed))
+    return ModelFit(spec.name, tuple(layers), statistic, pvalue, alpha)
 
 
 def best_match(kernels: list[np.ndarray], alpha: float = DEFAULT_ALPHA) -> tuple[str, dict[str, ModelFit]]:

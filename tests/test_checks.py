@@ -98,3 +98,18 @@ def test_retraining_checks_say_not_verified_without_runs(reference_rubric):
     assert results["hw_retrain_reproduces"].status == "warn"
     assert "No verificado" in results["hw_retrain_reproduces"].message.es
     assert all(r.status != "error" for r in results.values())
+
+
+def test_claimed_accuracy_that_the_grader_cannot_reproduce_scores_nothing(reference_rubric):
+    from grader.checks import Retraining
+    from grader.retrain import RunResult
+
+    def run(acc):
+        return RunResult("x", 42, {"val_accuracy": [acc], "val_loss": [0.3]}, [1.0] * 5, [2.0] * 5, 1.0)
+
+    retraining = Retraining({"glorot_uniform": run(0.881), "he_uniform": run(0.884), "he_normal": run(0.884)}, {},
+                            {"glorot_uniform": "hw_models", "he_uniform": "hw_models", "he_normal": "hw_models"})
+    claimed = {"hw_val_accuracy": {"glorot_uniform": 0.85, "he_uniform": 0.99, "he_normal": 0.99}}
+    outcome = CHECKS["hw_retrain_reproduces"](Context(Extracted(claimed, {}), reference_rubric, retraining))
+    assert outcome.status == "warn" and outcome.fraction == 0.0
+    assert "99.00 vs 88.40" in outcome.message.es

@@ -81,20 +81,19 @@ def test_module_exception_is_recorded_and_values_harvested(tmp_path, reference_r
 
 def test_forged_manifest_before_harvest_is_replaced(tmp_path, reference_rubric):
     path = notebook(tmp_path / "nb.ipynb",
-                    "import os, json\nos.makedirs('/home/student/.grader-out', exist_ok=True)\n"
-                    "json.dump({'values': {'ex1_limit': {'t': 'number', 'v': 0.0811}}}, open('/home/student/.grader-out/manifest.json', 'w'))",
+                    "import os, json\nos.makedirs('/opt/grader-out', exist_ok=True)\n"
+                    "json.dump({'values': {'ex1_limit': {'t': 'number', 'v': 0.0811}}}, open('/opt/grader-out/manifest.json', 'w'))",
                     "ex1_limit = 0.25")
     execution = run(path, tmp_path)
     assert extract.extract(execution, reference_rubric.contract).values["ex1_limit"] == 0.25
 
 
 def test_symlinked_artifact_is_not_followed(tmp_path, reference_rubric):
-    # the student replaces the harvest output by a link to a host file after harvest would run:
-    # simulate by a module whose harvest folder is a link; the grader must not read through it.
+    # after the harvest, the student's atexit hook swaps the manifest for a link to a host secret
     path = tmp_path / "mod.py"
-    path.write_text("import atexit, os, shutil\n"
-                    "def swap():\n    shutil.rmtree('/home/student/.grader-out', ignore_errors=True)\n"
-                    "    os.symlink('/etc', '/home/student/.grader-out')\n"
+    path.write_text("import atexit, os\n"
+                    "def swap():\n    os.unlink('/opt/grader-out/manifest.json')\n"
+                    "    os.symlink('/etc/shadow', '/opt/grader-out/manifest.json')\n"
                     "atexit.register(swap)\nex1_limit = 1.0\n")
     execution = run(path, tmp_path)
     assert execution.artifacts is None
