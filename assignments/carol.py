@@ -56,3 +56,53 @@ for init in INITS:
 for init in ["he_uniform", "he_normal"]:
     diff = (hw_val_accuracy[init] - hw_val_accuracy["glorot_uniform"]) * 100
     print(f"{init} - glorot = {diff:+.2f} pp; normas antes {np.round(hw_kernel_norms_before[init], 2)}; después {np.round(hw_kernel_norms_after[init], 2)}")
+
+
+# Ejercicios 2-5 (pocas épocas: lo que importa es la forma de las curvas)
+EX_EPOCHS = 5
+
+def mlp(units, kernel_initializer, activation="relu"):
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+    for u in units[:-1]:
+        model.add(keras.layers.Dense(u, activation=activation, kernel_initializer=kernel_initializer))
+    model.add(keras.layers.Dense(units[-1], activation="softmax", kernel_initializer=kernel_initializer))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+ex2_histories = {}
+for name, init in [("glorot_uniform", "glorot_uniform"), ("he_normal", "he_normal"),
+                   ("random_normal", keras.initializers.RandomNormal(stddev=0.01))]:
+    keras.utils.set_random_seed(42)
+    model = mlp([512, 256, 128, 64, 10], init)
+    ex2_histories[name] = model.fit(x_train, y_train, epochs=EX_EPOCHS, batch_size=32,
+                                    validation_data=(x_valid, y_valid), verbose=0).history
+    if name == "he_normal":
+        ex3_model = model
+
+ex3_activations, h = [], x_valid[:256]
+for layer in ex3_model.layers:
+    h = layer(h)
+    if isinstance(layer, keras.layers.Dense):
+        ex3_activations.append(np.asarray(h))
+ex3_activation_variances = [float(np.var(a)) for a in ex3_activations]
+
+ex4_histories = {}
+for name, init in [("he_normal_tanh", "he_normal"), ("glorot_uniform_tanh", "glorot_uniform")]:
+    keras.utils.set_random_seed(42)
+    model = mlp([300, 200, 100, 50, 10], init, activation="tanh")
+    ex4_histories[name] = model.fit(x_train, y_train, epochs=EX_EPOCHS, batch_size=32,
+                                    validation_data=(x_valid, y_valid), verbose=0).history
+
+def train_once(seed):
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    model = mlp([64, 10], "he_normal")
+    model.fit(x_train[:2000], y_train[:2000], epochs=1, batch_size=32, verbose=0)
+    return [w.numpy() for w in model.weights]
+
+same = [train_once(42), train_once(42)]
+ex5_same_seed_identical = all(np.array_equal(a, b) for a, b in zip(*same))
+other = [train_once(None), train_once(None)]
+ex5_no_seed_differs = not all(np.array_equal(a, b) for a, b in zip(*other))
+print(ex3_activation_variances, ex5_same_seed_identical, ex5_no_seed_differs)
