@@ -637,9 +637,20 @@ def _not_recomputed(ctx: Context, prefix: str) -> Outcome | None:
     return Outcome("warn", 0.0, T(f"No verificado: {why}.", f"Not verified: {why}."))
 
 
-def _final(history: dict, metric: str, epochs: int):
-    curve = history.get(metric) or []
-    return curve[min(len(curve), epochs) - 1] if curve else None
+def _compare_curves(student: dict, runs: dict, metric: str, close) -> tuple[dict, list]:
+    """Student's curve vs the grader's run at their last common epoch: (rows, labels that differ)."""
+    rows, off = {}, []
+    for label, run in runs.items():
+        mine_curve, theirs_curve = student.get(label, {}).get(metric, []), run.history.get(metric, [])
+        epoch = min(len(mine_curve), len(theirs_curve))
+        if not epoch:
+            off.append(label)
+            continue
+        mine, theirs = mine_curve[epoch - 1], theirs_curve[epoch - 1]
+        rows[label] = {"epoch": epoch, "student": mine, "grader": theirs}
+        if not close(mine, theirs):
+            off.append(label)
+    return rows, off
 
 
 @check("ex2_curves",
@@ -652,22 +663,15 @@ def ex2_curves(ctx: Context) -> Outcome:
     if (skip := _not_recomputed(ctx, "ex2")):
         return skip
     tol = ctx.rubric.exercises["ex2"]["val_loss_tolerance"]
-    rows, off = {}, []
-    for label, run in _exercise_runs(ctx, "ex2").items():
-        student = ctx.extracted.values["ex2_histories"].get(label, {})
-        epochs = min(len(student.get("val_loss", [])), len(run.history["val_loss"]))
-        if not epochs:
-            off.append(f"{label}: sin val_loss")
-            continue
-        mine, theirs = student["val_loss"][epochs - 1], run.history["val_loss"][epochs - 1]
-        rows[label] = {"epoch": epochs, "student_val_loss": mine, "grader_val_loss": theirs}
-        if abs(mine - theirs) > tol * max(theirs, 0.1):
-            off.append(f"{label}: época {epochs} val_loss {mine:.3f} (grader {theirs:.3f})")
+    runs = _exercise_runs(ctx, "ex2")
+    rows, off = _compare_curves(ctx.extracted.values["ex2_histories"], runs, "val_loss",
+                                lambda mine, theirs: abs(mine - theirs) <= tol * max(theirs, 0.1))
     if not off:
         return Outcome("pass", 1.0, T("Sus tres curvas coinciden con las del grader (ver el gráfico).",
                                       "Your three curves match the grader's (see the plot)."), evidence=rows)
-    text = "; ".join(off)
-    return Outcome("fail", (len(rows) - len([o for o in off if "sin val_loss" not in o])) / 3 if rows else 0.0,
+    text = "; ".join(f"{label}: val_loss {rows[label]['student']:.3f} en la época {rows[label]['epoch']} (grader {rows[label]['grader']:.3f})"
+                     if label in rows else f"{label}: sin val_loss" for label in off)
+    return Outcome("fail", (len(runs) - len(off)) / len(runs),
                    T(f"Curvas distintas de las esperadas: {text}. Revise que cada corrida use su inicializador y el protocolo.",
                      f"Curves differ from the expected ones: {text}. Check each run uses its initializer and the protocol."),
                    evidence=rows)
@@ -752,20 +756,10 @@ def ex4_tanh(ctx: Context) -> Outcome:
         return skip
     ex = ctx.rubric.exercises["ex4"]
     runs = _exercise_runs(ctx, "ex4")
-    student = ctx.extracted.values["ex4_histories"]
-    rows, off = {}, []
-    for label, run in runs.items():
-        history = student.get(label, {})
-        epochs = min(len(history.get("val_accuracy", [])), len(run.history["val_accuracy"]))
-        if not epochs:
-            off.append(label)
-            continue
-        mine, theirs = history["val_accuracy"][epochs - 1] * 100, run.history["val_accuracy"][epochs - 1] * 100
-        rows[label] = {"student_pp": mine, "grader_pp": theirs}
-        if abs(mine - theirs) > ex["val_accuracy_pp"]:
-            off.append(label)
-    diff = lambda who: rows["glorot_uniform_tanh"][who] - rows["he_normal_tanh"][who] if len(rows) == 2 else None
-    student_diff, grader_diff = diff("student_pp"), diff("grader_pp")
+    rows, off = _compare_curves(ctx.extracted.values["ex4_histories"], runs, "val_accuracy",
+                                lambda mine, theirs: abs(mine - theirs) * 100 <= ex["val_accuracy_pp"])
+    diff = lambda who: (rows["glorot_uniform_tanh"][who] - rows["he_normal_tanh"][who]) * 100 if len(rows) == 2 else None
+    student_diff, grader_diff = diff("student"), diff("grader")
     noise = ex["noise_pp"]
     reading_es = reading_en = ""
     if grader_diff is not None:

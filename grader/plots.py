@@ -23,22 +23,25 @@ def _data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _runs_on(ax, student: dict, grader: dict, metric: str, labels: dict, colors: dict) -> None:
+    """One metric per run: the student's curve solid, the grader's dashed, same color."""
+    for label, color in colors.items():
+        for who, runs, style in (("student", student, "-"), ("grader", grader, "--")):
+            ys = runs.get(label, {}).get(metric)
+            if ys:
+                ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle=style, label=f"{label} ({labels[who]})")
+    ax.set_title(metric)
+    ax.set_xlabel(labels["epoch"])
+    ax.grid(alpha=0.3)
+
+
 def curves(student: dict, grader: dict, labels: dict) -> str | None:
     """val_accuracy and val_loss per initializer: the student's (solid) and the grader's (dashed)."""
     if not student and not grader:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, metric in zip(axes, ("val_accuracy", "val_loss")):
-        for init, color in COLORS.items():
-            if metric in student.get(init, {}):
-                ys = student[init][metric]
-                ax.plot(range(1, len(ys) + 1), ys, color=color, label=f"{init} ({labels['student']})")
-            if metric in grader.get(init, {}):
-                ys = grader[init][metric]
-                ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle="--", label=f"{init} ({labels['grader']})")
-        ax.set_title(metric)
-        ax.set_xlabel(labels["epoch"])
-        ax.grid(alpha=0.3)
+        _runs_on(ax, student, grader, metric, labels, COLORS)
     axes[0].legend(fontsize=7)
     return _data_uri(fig)
 
@@ -49,16 +52,7 @@ def exercise_curves(student: dict, grader: dict, metric: str, labels: dict) -> s
         return None
     palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd"]
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    for color, label in zip(palette, sorted(set(student) | set(grader))):
-        if metric in student.get(label, {}):
-            ys = student[label][metric]
-            ax.plot(range(1, len(ys) + 1), ys, color=color, label=f"{label} ({labels['student']})")
-        if metric in grader.get(label, {}):
-            ys = grader[label][metric]
-            ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle="--", label=f"{label} ({labels['grader']})")
-    ax.set_title(metric)
-    ax.set_xlabel(labels["epoch"])
-    ax.grid(alpha=0.3)
+    _runs_on(ax, student, grader, metric, labels, dict(zip(sorted(set(student) | set(grader)), palette)))
     ax.legend(fontsize=7)
     return _data_uri(fig)
 

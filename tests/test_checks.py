@@ -113,3 +113,40 @@ def test_claimed_accuracy_that_the_grader_cannot_reproduce_scores_nothing(refere
     outcome = CHECKS["hw_retrain_reproduces"](Context(Extracted(claimed, {}), reference_rubric, retraining))
     assert outcome.status == "warn" and outcome.fraction == 0.0
     assert "99.00 vs 88.40" in outcome.message.es
+
+
+def _exercise_retraining(runs: dict):
+    from grader.checks import Retraining
+    return Retraining({}, {}, {}, exercises=runs)
+
+
+def _run(history=None, extra=None, activations=None):
+    from grader.retrain import RunResult
+    return RunResult("x", 42, history or {}, [], [], 1.0, activations=activations or {}, extra=extra or {})
+
+
+def test_ex4_says_when_the_difference_is_within_noise(reference_rubric):
+    runs = {"ex4:he_normal_tanh": _run({"val_accuracy": [0.80, 0.84]}), "ex4:glorot_uniform_tanh": _run({"val_accuracy": [0.81, 0.845]})}
+    student = {"ex4_histories": {"he_normal_tanh": {"val_accuracy": [0.80, 0.84]}, "glorot_uniform_tanh": {"val_accuracy": [0.81, 0.845]}}}
+    outcome = CHECKS["ex4_tanh"](Context(Extracted(student, {}), reference_rubric, _exercise_retraining(runs)))
+    assert outcome.status == "pass" and "dentro del ruido" in outcome.message.es
+    wrong = {"ex4_histories": {"he_normal_tanh": {"val_accuracy": [0.5, 0.6]}, "glorot_uniform_tanh": {"val_accuracy": [0.81, 0.845]}}}
+    assert CHECKS["ex4_tanh"](Context(Extracted(wrong, {}), reference_rubric, _exercise_retraining(runs))).status == "fail"
+
+
+def test_ex5_blames_the_platform_not_the_student(reference_rubric):
+    values = {"ex5_same_seed_identical": False, "ex5_no_seed_differs": True}
+    shaky = _exercise_retraining({"ex5:repro": _run(extra={"same_seed_identical": False, "no_seed_differs": True})})
+    outcome = CHECKS["ex5_reproducibility"](Context(Extracted(values, {}), reference_rubric, shaky))
+    assert outcome.status == "warn" and outcome.fraction == 1.0 and "no es determinista" in outcome.message.es
+    steady = _exercise_retraining({"ex5:repro": _run(extra={"same_seed_identical": True, "no_seed_differs": True})})
+    assert CHECKS["ex5_reproducibility"](Context(Extracted(values, {}), reference_rubric, steady)).status == "fail"
+
+
+def test_ex2_vanishing_needs_the_flat_start(reference_rubric):
+    runs = {"ex2:random_normal": _run({"val_loss": [2.302, 2.30]}, activations={"init": [{"var": 1e-2}, {"var": 1e-5}, {"var": 1e-8}, {"var": 1e-9}]})}
+    flat = {"ex2_histories": {"random_normal": {"val_loss": [2.3026, 2.30]}}}
+    outcome = CHECKS["ex2_vanishing"](Context(Extracted(flat, {}), reference_rubric, _exercise_retraining(runs)))
+    assert outcome.status == "pass" and "1.0e-06" in outcome.message.es
+    learning = {"ex2_histories": {"random_normal": {"val_loss": [1.2, 0.9]}}}
+    assert CHECKS["ex2_vanishing"](Context(Extracted(learning, {}), reference_rubric, _exercise_retraining(runs))).status == "fail"
