@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__
+from .errors import OutputError
 from .pipeline import GradeResult, Options, _atomic_write, fingerprint
 from .rubric import Rubric
 from .submission import KINDS, student_id
@@ -200,6 +201,11 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             summary = message["done"]
             progress.finish(student, f"{student}: {summary['score']:g}/{summary['max_score']:g} ({summary['status']})",
                             time.monotonic() - began)
+        elif "fatal" in message:
+            for other, (proc, _, _) in running.items():
+                if other != student:
+                    proc.kill()
+            raise OutputError(message["fatal"])
         elif "error" in message:
             reported.add(student)
             result = _error_result(entry, rubric, "grader_error", message["error"])
@@ -269,6 +275,9 @@ def _worker() -> int:
 
     try:
         result = grade(Path(payload["path"]), rubric, options, payload["student"], on_stage)
+    except OutputError as exc:  # the output disk: the parent stops the batch with this message
+        print(json.dumps({"fatal": str(exc)}), flush=True)
+        return 1
     except Exception as exc:  # reported to the parent as this student's error, never a batch stop
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1

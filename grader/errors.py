@@ -7,7 +7,8 @@
     ├── SandboxUnavailable       bubblewrap cannot run here (keeps the exact reason)
     ├── SubmissionError          the submission file itself is unusable (invalid_submission)
     ├── ArtifactError            an artifact from the sandbox breaks the schema or a size cap
-    └── RetrainError             the grader's own training worker failed
+    ├── RetrainError             the grader's own training worker failed
+    └── OutputError              a report or result cannot be written (disk full, permissions)
 
 Failures of a student's code are not exceptions: they become data (an Execution with
 failed cells, a CheckResult with status "error").
@@ -56,6 +57,10 @@ class RetrainError(GraderError):
     pass
 
 
+class OutputError(GraderError):
+    pass
+
+
 __all__ = [
     "GraderError",
     "UsageError",
@@ -65,4 +70,5 @@ __all__ = [
     "SubmissionError",
     "ArtifactError",
     "RetrainError",
+    "OutputError",
 ]

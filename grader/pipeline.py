@@ -19,7 +19,7 @@ from . import __version__
 from . import data as data_module
 from . import execute, extract, report, retrain, submission
 from .checks import Context, Retraining, run_checks
-from .errors import RetrainError, SubmissionError
+from .errors import OutputError, RetrainError, SubmissionError
 from .modeldesc import ModelDesc
 from .rubric import Rubric
 from .sandbox import Sandbox
@@ -237,12 +237,20 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    """Write to a temporary file, then rename: a reader never sees half a result."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise OutputError(f"no se pudo escribir {path}: {exc.strerror or exc}",
+                          hint=f"Libere espacio o permisos en {path.parent}, o elija otra carpeta con --out.") from exc
 
 
 def _write_json(result: GradeResult, options: Options) -> None:

@@ -107,3 +107,20 @@ def test_killed_worker_loses_nothing(subset, reference_rubric, cache_dir, tmp_pa
     again = json.loads((out / "lenta" / "result.json").read_text())
     assert again["status"] == "graded"
     assert {c["id"]: c["status"] for c in again["checks"]}["ex1_limit"] == "pass"
+
+
+def test_full_output_disk_gives_a_clear_error(subset, cache_dir, tmp_path):
+    needs_root_sandbox()
+    out = tmp_path / "tiny"
+    out.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tiny", str(out)], check=True)
+    try:
+        path = notebook(tmp_path / "ana.ipynb", QUICK)
+        done = subprocess.run([sys.executable, "-m", "grader", str(path), "--out", str(out), "--epochs", "1",
+                               "--data-dir", str(subset.folder), "--cache", str(cache_dir)],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 1
+        assert "no se pudo escribir" in done.stderr and "--out" in done.stderr
+        assert not any(p.name.startswith(".tmp-") for p in out.rglob("*"))
+    finally:
+        subprocess.run(["umount", "-l", str(out)])

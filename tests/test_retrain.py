@@ -1,0 +1,45 @@
+"""The retraining cache: corrupt entries are recomputed, and two processes never train one key twice."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+
+from grader import retrain
+from grader.pipeline import reference_model
+from grader.rubric import Protocol
+
+
+def spec(reference_rubric):
+    small = dict(reference_model(reference_rubric, "he_normal"))
+    return retrain.RunSpec("he_normal", small, 7)
+
+
+def test_corrupt_cache_entry_is_recomputed(subset, reference_rubric, tmp_path):
+    cache = retrain.Cache(tmp_path)
+    protocol = Protocol(epochs=1)
+    first, = retrain.run_all([spec(reference_rubric)], protocol, subset, cache)
+    assert not first.cached
+    with sqlite3.connect(cache.path) as db:
+        db.execute("UPDATE runs SET value = ?", (json.dumps({"history": "garbage"}),))
+    second, = retrain.run_all([spec(reference_rubric)], protocol, subset, cache)
+    assert not second.cached and second.history == first.history  # retrained, same deterministic result
+    third, = retrain.run_all([spec(reference_rubric)], protocol, subset, cache)
+    assert third.cached
+
+
+def _train(args):
+    folder, subset_folder, model = args
+    from grader import data
+
+    dataset = data.locate(subset_folder)
+    result, = retrain.run_all([retrain.RunSpec("he_normal", model, 11)], Protocol(epochs=1), dataset, retrain.Cache(folder))
+    return result.cached
+
+
+def test_two_processes_train_one_key_once(subset, reference_rubric, tmp_path):
+    model = reference_model(reference_rubric, "he_normal")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        cached = pool.map(_train, [(tmp_path, str(subset.folder), model)] * 2)
+    assert sorted(cached) == [False, True]
