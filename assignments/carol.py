@@ -77,9 +77,10 @@ for name, init in [("glorot_uniform", "glorot_uniform"), ("he_normal", "he_norma
     model = mlp([512, 256, 128, 64, 10], init)
     ex2_histories[name] = model.fit(x_train, y_train, epochs=EX_EPOCHS, batch_size=32,
                                     validation_data=(x_valid, y_valid), verbose=0).history
-    if name == "he_normal":
-        ex3_model = model
 
+# Ejercicio 3: el modelo bien inicializado (He + ReLU), recién construido: la pregunta es sobre la inicialización
+keras.utils.set_random_seed(42)
+ex3_model = mlp([512, 256, 128, 64, 10], "he_normal")
 ex3_activations, h = [], x_valid[:256]
 for layer in ex3_model.layers:
     h = layer(h)

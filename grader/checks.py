@@ -740,8 +740,10 @@ def ex3_layer_variances(ctx: Context) -> Outcome:
                        evidence=evidence)
     why_es = f"máx/mín = {ratio:.2f}" + ("" if close else "; lejos de las varianzas que calcula el grader para He + ReLU")
     why_en = f"max/min = {ratio:.2f}" + ("" if close else "; far from the variances the grader computes for He + ReLU")
-    return Outcome("fail", 0.0, T(f"Varianzas por capa: {why_es}. Use el modelo bien inicializado (He + ReLU) y un mismo batch.",
-                                  f"Per-layer variances: {why_en}. Use the well-initialized model (He + ReLU) and one batch."),
+    return Outcome("fail", 0.0, T(f"Varianzas por capa: {why_es}. Mídalas sobre el modelo bien inicializado (He + ReLU) recién "
+                                  "construido, antes de entrenar, con un mismo batch: el ejercicio es sobre la inicialización.",
+                                  f"Per-layer variances: {why_en}. Measure them on the well-initialized model (He + ReLU) right after "
+                                  "building it, before training, on one batch: the exercise is about initialization."),
                    evidence=evidence)
 
 
