@@ -19,11 +19,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import __version__
 from .errors import OutputError
 from .pipeline import GradeResult, Options, _atomic_write, fingerprint
 from .rubric import Rubric

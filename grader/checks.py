@@ -158,7 +158,7 @@ def ex1_kernel_distribution(ctx: Context) -> Outcome:
        T("Los bias arrancan en cero: la asimetría la dan los pesos; un bias aleatorio solo agrega ruido.",
          "Biases start at zero: the weights break symmetry; a random bias only adds noise."))
 def ex1_bias_zeros(ctx: Context) -> Outcome:
-    if (missing := _missing(ctx, "ex1_model")):
+    if _missing(ctx, "ex1_model"):
         return Outcome("warn", 0.0, T("No se puede verificar el bias: defina `ex1_model` (el Sequential del ejercicio 1).",
                                       "The bias cannot be checked: define `ex1_model` (the exercise-1 Sequential)."),
                        evidence={"missing": "ex1_model"})
@@ -195,7 +195,7 @@ def ex1_limit(ctx: Context) -> Outcome:
                        T(_fmt(expected), _fmt(expected)), T(_fmt(value), _fmt(value)), evidence)
     cause = _diagnose(value, {f"√(6/fan_in) = √(6/{fan_in})": math.sqrt(6 / fan_in),
                               f"√(6/fan_out) = √(6/{fan_out})": math.sqrt(6 / fan_out),
-                              f"√(2/(fan_in+fan_out)) (la desviación estándar, no el límite)": math.sqrt(2 / (fan_in + fan_out)),
+                              "√(2/(fan_in+fan_out)) (la desviación estándar, no el límite)": math.sqrt(2 / (fan_in + fan_out)),
                               "6/(fan_in+fan_out) (falta la raíz)": 6 / (fan_in + fan_out)})
     detail = f" Parece que usó {cause}." if cause else ""
     return Outcome("fail", 0.0,

@@ -80,7 +80,7 @@ def _head(source: str) -> str:
 
 
 def harvest_call(sandbox: Sandbox) -> str:
-    home, inp = sandbox.home_path, sandbox.input_path
+    inp = sandbox.input_path
     return (f"_grader_ns = {{'__name__': 'grader_harvest'}}\n"
             f"exec(compile(open({inp + '/harvest.py'!r}).read(), 'grader-harvest', 'exec'), _grader_ns)\n"
             f"_grader_ns['harvest'](globals(), {sandbox.outbox_path!r}, {inp + '/contract.json'!r})\n")

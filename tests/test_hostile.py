@@ -83,7 +83,7 @@ def test_network_to_a_loopback_server_never_arrives(run, tmp_path):
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     path = notebook(tmp_path / "net.ipynb", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
-                    f"import urllib.request\nurllib.request.urlopen('http://example.com', timeout=3)", GOOD)
+                    "import urllib.request\nurllib.request.urlopen('http://example.com', timeout=3)", GOOD)
     try:
         result, _ = run(path)
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import pytest
 
 from grader import report
 from grader.checks import CheckResult, T
@@ -61,7 +60,6 @@ def test_real_report_renders_offline_on_desktop_and_phone(reference_rubric, tmp_
     errors, no network request at all (net log), every figure a valid PNG with an alt text."""
     import base64
     import io
-    import json
     import re
 
     from PIL import Image
