@@ -3,7 +3,9 @@
     .venv/bin/python bench/grade_one.py [--seeds K] [--cache DIR]
 
 Retraining runs cold (a fresh cache) unless --cache is given; then a second grading of the
-same file runs warm, and both are printed side by side with their ratio.
+same file runs warm, and both are printed side by side with their ratio. The retraining is then
+split by run: the homework's three, and what exercises 2, 4 and 5 add (training time of each run
+the grader had to train, 0 when the cache had it), cold and warm.
 """
 
 from __future__ import annotations
@@ -44,6 +46,19 @@ def main() -> None:
         for stage in STAGES:
             cold, warm = runs[0][1].timings.get(stage, 0.0), runs[1][1].timings.get(stage, 0.0)
             print(f"{stage:10s} {cold:9.1f} {warm:9.1f} {warm / cold if cold else 0:10.2f}")
+        print(f"\n{'retraining run':28s} {'cold s':>9s} {'warm s':>9s}")
+        trained = lambda result, group: {label: 0.0 if run["cached"] else run["duration_s"] for label, run in result.retraining[group].items()}
+        totals = {}
+        for group in ("runs", "exercises"):
+            cold, warm = trained(runs[0][1], group), trained(runs[1][1], group)
+            for label in cold:
+                print(f"{label:28s} {cold[label]:9.1f} {warm.get(label, 0.0):9.1f}")
+            totals[group] = (sum(cold.values()), sum(warm.values()))
+        (hw_cold, hw_warm), (ex_cold, ex_warm) = totals["runs"], totals["exercises"]
+        total_cold, total_warm = runs[0][1].timings.get("total", 0.0), runs[1][1].timings.get("total", 0.0)
+        print(f"{'homework runs':28s} {hw_cold:9.1f} {hw_warm:9.1f}")
+        print(f"{'exercise runs (added)':28s} {ex_cold:9.1f} {ex_warm:9.1f}   "
+              f"= {ex_cold / total_cold if total_cold else 0:.0%} of the cold total, {ex_warm / total_warm if total_warm else 0:.0%} of the warm one")
         for label, result, _ in runs:
             va = {k: round(v['history']['val_accuracy'][-1] * 100, 2) for k, v in result.retraining['runs'].items()}
             print(f"{label}: score {result.score}/{result.max_score}  status {result.status}  grader val_accuracy % {va}")

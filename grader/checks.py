@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .extract import Extracted
-from .initializers import EXCESS_KURTOSIS, InitSpec, compute_fans, glorot_limit, shape_family, target_variance
+from .initializers import EXCESS_KURTOSIS, InitSpec, compute_fans, glorot_limit
 from .modeldesc import ModelDesc
 from .rubric import Rubric
-from .stats import best_match, fit_kernels, mean_ci, variance_test, z_critical
+from .stats import (best_match, expected_kernel_norm, fit_kernels, hidden_variance_ratio, mean_ci, norms_outside_band,
+                    variance_test)
 
 
 @dataclass(frozen=True)
@@ -449,15 +450,6 @@ def hw_histories(ctx: Context) -> Outcome:
     return Outcome("fail", 0.0, T(text, text), evidence={"problems": problems})
 
 
-def _expected_initial_norm(init: str, shape) -> tuple[float, float]:
-    """E‖W‖ ≈ √(n·σ²) and its relative spread √((2+κ)/n)/2 for a fresh kernel."""
-    spec = InitSpec(init)
-    n = int(np.prod(shape))
-    var = target_variance(spec, shape)
-    kurt = EXCESS_KURTOSIS[shape_family(spec)]
-    return math.sqrt(n * var), math.sqrt((2 + kurt) / n) / 2
-
-
 @check("hw_kernel_norms",
        T("Tarea — normas de los kernels antes y después", "Homework — kernel norms before and after"),
        T("La norma de Frobenius de cada kernel resume su escala: al inicio la fija el inicializador, al final el entrenamiento.",
@@ -485,15 +477,14 @@ def hw_kernel_norms(ctx: Context) -> Outcome:
             evidence[init] = {"after_recomputed": recomputed}
             if len(a) != len(recomputed) or not np.allclose(a, recomputed, rtol=tol["norms_relative"]):
                 problems.append(f"{init}: normas 'después' {np.round(a, 3).tolist()} ≠ recalculadas de hw_models {np.round(recomputed, 3).tolist()}")
-        expected = [_expected_initial_norm(init, shape) for shape in shapes]
+        expected = [expected_kernel_norm(InitSpec(init), shape) for shape in shapes]
         evidence.setdefault(init, {})["before_expected"] = [e for e, _ in expected]
         if len(b) != len(expected):
             problems.append(f"{init}: {len(b)} normas 'antes' para {len(expected)} capas Dense")
         elif "reset_weights" not in mistakes:
-            z = z_critical(tol["alpha"] / len(expected))
-            off = [i + 1 for i, (value, (mean, rel)) in enumerate(zip(b, expected)) if abs(value / mean - 1) > z * rel + 1e-3]
+            off = norms_outside_band(b, InitSpec(init), shapes, tol["alpha"])
             if off:
-                glorot = [_expected_initial_norm("glorot_uniform", shape)[0] for shape in shapes]
+                glorot = [expected_kernel_norm(InitSpec("glorot_uniform"), shape)[0] for shape in shapes]
                 like_glorot = np.allclose(b, glorot, rtol=0.05)
                 problems.append(f"{init}: normas iniciales de las capas {off} lejos de √(n·Var) = {np.round([e for e, _ in expected], 2).tolist()}"
                                 + (" (coinciden con glorot_uniform)" if like_glorot else ""))
@@ -721,10 +712,10 @@ def ex3_layer_variances(ctx: Context) -> Outcome:
     ex = ctx.rubric.exercises["ex3"]
     values = ctx.extracted.values["ex3_activation_variances"]
     hidden = values[:-1] if len(values) > 1 else values
-    if not hidden or min(hidden) <= 0:
+    ratio = hidden_variance_ratio(values)
+    if not math.isfinite(ratio):
         return Outcome("fail", 0.0, T("Se esperaba una varianza positiva por capa Dense.", "Expected one positive variance per Dense layer."),
                        evidence={"values": values})
-    ratio = max(hidden) / min(hidden)
     grader = _exercise_runs(ctx, "ex2").get("he_normal")
     evidence = {"student": values, "hidden_ratio": ratio, "limit": ex["similar_ratio_max"]}
     close = True

@@ -58,7 +58,9 @@ def exercise_curves(student: dict, grader: dict, metric: str, labels: dict) -> s
 
 
 def activation_rows(rows: dict, labels: dict) -> str | None:
-    """A row of per-layer output histograms (one fixed batch, at initialization) per model."""
+    """A row of per-layer output histograms (one fixed batch, at initialization) per model. Counts
+    on a log scale: ReLU sends about half the outputs to exactly 0, and on a linear scale that
+    spike hides the spread the exercise is about."""
     rows = {name: layers for name, layers in rows.items() if layers}
     if not rows:
         return None
@@ -72,9 +74,11 @@ def activation_rows(rows: dict, labels: dict) -> str | None:
             layer = layers[position]
             edges = layer["edges"]
             ax.stairs(layer["hist"], edges, fill=True, color="#24364b")
+            if any(count > 0 for count in layer["hist"]):
+                ax.set_yscale("log", nonpositive="clip")
             ax.set_title(f"{labels['layer']} {position + 1}: Var {layer['var']:.2g}", fontsize=8)
             ax.tick_params(labelsize=6)
-        axrow[0].set_ylabel(name, fontsize=8)
+        axrow[0].set_ylabel(f"{name}\n({labels['log_count']})", fontsize=8)
     fig.tight_layout()
     return _data_uri(fig)
 

@@ -6,19 +6,26 @@ mean(w²) with σ² in units of that spread; the shape test is a KS test against
 distribution. A model-level verdict pools every layer: per-layer variance tests at a
 Bonferroni-split level, and one KS test on the probability-integral transforms of all weights.
 The false-alarm level `alpha` is for the whole verdict.
+
+Why alpha = 1e-4 and not the 1e-3 the issue targets: a level-1e-3 verdict raises about one
+false alarm per 1,000 correct kernels, so a 1,000-draw measurement of it lands above 1e-3 about
+one time in four (measured: 2/1000 for he_normal at the homework shapes). At 1e-4 the measured
+rate is 0/1000 for every verdict, and the power against a wrong initializer stays 100 %
+(grader/calibration.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
 
 from .initializers import EXCESS_KURTOSIS, InitSpec, VARIANCE_SCALING_PRESETS, cdf, shape_family, target_variance
 
-DEFAULT_ALPHA = 1e-3
+DEFAULT_ALPHA = 1e-4  # the rubric's tolerances.alpha overrides it
 
 
 @dataclass(frozen=True)
@@ -38,13 +45,33 @@ class VarianceTest:
         return self.expected - self.z_crit * self.sd, self.expected + self.z_crit * self.sd
 
 
+@lru_cache(maxsize=8)
+def _ecdf_steps(n: int) -> np.ndarray:
+    steps = np.arange(1, n + 1, dtype=np.float64) / n
+    steps.flags.writeable = False
+    return steps
+
+
+def ks_statistic(u: np.ndarray, presorted: bool = False) -> float:
+    """Two-sided one-sample KS distance of u from U(0, 1): max(i/n − u₍ᵢ₎, u₍ᵢ₎ − (i−1)/n)."""
+    s = np.asarray(u, dtype=np.float64).ravel()
+    if not presorted:
+        s = np.sort(s)
+    gap = _ecdf_steps(s.size) - s
+    return float(max(gap.max(), 1.0 / s.size - gap.min()))
+
+
 def ks_uniform(u: np.ndarray) -> tuple[float, float]:
     """Two-sided one-sample KS statistic and p-value of u against U(0, 1)."""
-    s = np.sort(np.asarray(u, dtype=np.float64).ravel())
-    n = s.size
-    i = np.arange(1, n + 1)
-    d = float(max((i / n - s).max(), (s - (i - 1) / n).max()))
-    return d, float(stats.kstwo.sf(d, n))
+    d = ks_statistic(u)
+    return d, float(stats.kstwo.sf(d, np.asarray(u).size))
+
+
+@lru_cache(maxsize=4096)
+def ks_critical(alpha: float, n: int) -> float:
+    """The KS distance whose exact p-value is alpha (so D ≤ it ⇔ p ≥ alpha); cached because the
+    exact p-value costs milliseconds and a calibration run asks for the same n thousands of times."""
+    return float(stats.kstwo.isf(alpha, n))
 
 
 def z_critical(alpha: float) -> float:
@@ -56,7 +83,9 @@ def variance_test(weights: np.ndarray, expected_var: float, kurtosis: float, mea
     """mean((w-μ)²) against σ² with its exact large-n spread σ²√((2+κ)/n)."""
     w = np.asarray(weights, dtype=np.float64).ravel()
     n = int(w.size)
-    observed = float(np.mean((w - mean) ** 2))
+    if mean:
+        w = w - mean
+    observed = float(w @ w) / n
     sd = expected_var * math.sqrt((2.0 + kurtosis) / n)
     z = (observed - expected_var) / sd if sd > 0 else math.inf
     return VarianceTest(n, observed, expected_var, sd, z, z_critical(alpha))
@@ -66,7 +95,6 @@ def variance_test(weights: np.ndarray, expected_var: float, kurtosis: float, mea
 class LayerFit:
     shape: tuple
     variance: VarianceTest
-    ks_p: float
 
 
 @dataclass(frozen=True)
@@ -76,12 +104,17 @@ class ModelFit:
     init: str
     layers: tuple
     pooled_ks_stat: float
-    pooled_ks_p: float
+    pooled_n: int
     alpha: float
 
     @property
+    def pooled_ks_p(self) -> float:
+        return float(stats.kstwo.sf(self.pooled_ks_stat, self.pooled_n))
+
+    @property
     def ok(self) -> bool:
-        return self.pooled_ks_p >= self.alpha / 2 and all(layer.variance.ok for layer in self.layers)
+        return (self.pooled_ks_stat <= ks_critical(self.alpha / 2, self.pooled_n)
+                and all(layer.variance.ok for layer in self.layers))
 
 
 def fit_kernels(kernels: list[np.ndarray], spec: InitSpec, alpha: float = DEFAULT_ALPHA) -> ModelFit | None:
@@ -92,17 +125,18 @@ def fit_kernels(kernels: list[np.ndarray], spec: InitSpec, alpha: float = DEFAUL
     per_test_alpha = alpha / 2 / len(kernels)
     layers, transformed = [], []
     for kernel in kernels:
-        kernel = np.asarray(kernel, dtype=np.float64)
+        kernel = np.asarray(kernel)
         var = target_variance(spec, kernel.shape)
         mean = spec.params.get("mean", 0.0) if spec.name in ("random_normal", "truncated_normal") else 0.0
         if spec.name == "random_uniform":
             mean = (spec.params["minval"] + spec.params["maxval"]) / 2
         vt = variance_test(kernel, var, EXCESS_KURTOSIS[family], mean=mean, alpha=per_test_alpha)
-        u = cdf(spec, kernel.shape, kernel.ravel())
-        layers.append(LayerFit(tuple(kernel.shape), vt, ks_uniform(u)[1]))
-        transformed.append(u)
-    statistic, pvalue = ks_uniform(np.concatenate(transformed))
-    return ModelFit(spec.name, tuple(layers), statistic, pvalue, alpha)
+        layers.append(LayerFit(tuple(kernel.shape), vt))
+        # the CDF is increasing, so the transform of a sorted kernel is sorted
+        transformed.append(cdf(spec, kernel.shape, np.sort(kernel, axis=None)))
+    # timsort ("stable") merges the already sorted runs in linear time
+    pooled = np.sort(np.concatenate(transformed), kind="stable")
+    return ModelFit(spec.name, tuple(layers), ks_statistic(pooled, presorted=True), int(pooled.size), alpha)
 
 
 def best_match(kernels: list[np.ndarray], alpha: float = DEFAULT_ALPHA) -> tuple[str, dict[str, ModelFit]]:
@@ -110,6 +144,33 @@ def best_match(kernels: list[np.ndarray], alpha: float = DEFAULT_ALPHA) -> tuple
     fits = {name: fit_kernels(kernels, InitSpec(name), alpha) for name in VARIANCE_SCALING_PRESETS}
     best = min(fits, key=lambda name: fits[name].pooled_ks_stat)
     return best, fits
+
+
+def expected_kernel_norm(spec: InitSpec, shape) -> tuple[float, float]:
+    """E‖W‖ ≈ √(n·σ²) of a fresh kernel and its relative spread √((2+κ)/n)/2 (half the spread of mean(w²))."""
+    n = int(np.prod(shape))
+    kurtosis = EXCESS_KURTOSIS[shape_family(spec)]
+    return math.sqrt(n * target_variance(spec, shape)), math.sqrt((2 + kurtosis) / n) / 2
+
+
+NORM_SLACK = 1e-3  # relative: students round the norms they report
+
+
+def norms_outside_band(norms: list[float], spec: InitSpec, shapes: list, alpha: float = DEFAULT_ALPHA) -> list[int]:
+    """1-based layers whose reported initial norm is outside the band chance allows (Bonferroni over layers)."""
+    z = z_critical(alpha / len(shapes))
+    expected = [expected_kernel_norm(spec, shape) for shape in shapes]
+    return [i + 1 for i, (value, (mean, rel)) in enumerate(zip(norms, expected))
+            if abs(value / mean - 1) > z * rel + NORM_SLACK]
+
+
+def hidden_variance_ratio(variances: list[float]) -> float:
+    """max/min of the per-layer activation variances, output layer left out (its softmax/10 units
+    say nothing about signal propagation); inf when a hidden variance is not positive."""
+    hidden = list(variances[:-1]) if len(variances) > 1 else list(variances)
+    if not hidden or min(hidden) <= 0:
+        return math.inf
+    return max(hidden) / min(hidden)
 
 
 def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -122,4 +183,5 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float
     return mean, mean - half, mean + half
 
 
-__all__ = ["variance_test", "VarianceTest", "fit_kernels", "ModelFit", "LayerFit", "best_match", "mean_ci", "z_critical", "DEFAULT_ALPHA"]
+__all__ = ["ks_statistic", "ks_uniform", "ks_critical", "variance_test", "VarianceTest", "fit_kernels", "ModelFit", "LayerFit", "best_match", "mean_ci", "z_critical", "DEFAULT_ALPHA",
+           "expected_kernel_norm", "norms_outside_band", "hidden_variance_ratio", "NORM_SLACK"]
