@@ -11,7 +11,7 @@ test: setup
 	.venv/bin/python -m pytest -v
 
 test-fast: setup
-	.venv/bin/python -m pytest -v -m "not slow"
+	.venv/bin/python -m pytest -v -m "not slow and not calibration"
 
 bench: setup
 	.venv/bin/python bench/grade_one.py

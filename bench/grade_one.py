@@ -1,6 +1,6 @@
 """Grade alice with the full protocol on real Fashion-MNIST and print each stage's time.
 
-    .venv/bin/python bench/grade_one.py [--seeds K] [--cache DIR]
+    .venv/bin/python bench/grade_one.py [--seeds K] [--cache DIR] [--out DIR]
 
 Retraining runs cold (a fresh cache) unless --cache is given; then a second grading of the
 same file runs warm, and both are printed side by side with their ratio. The retraining is then
@@ -30,10 +30,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=0)
     parser.add_argument("--cache", default=None)
     parser.add_argument("--submission", default=str(ROOT / "assignments" / "alice.ipynb"))
+    parser.add_argument("--out", default=None, help="keep the reports here (default: a temporary folder)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
-        options = Options(out=Path(tmp) / "grades", seeds=args.seeds, cache_dir=cache, quiet=True)
+        options = Options(out=Path(args.out) if args.out else Path(tmp) / "grades", seeds=args.seeds, cache_dir=cache, quiet=True)
         the_rubric = rubric.load()
         runs = []
         for label in ("cold", "warm"):

@@ -77,7 +77,8 @@ class Row:
 
 
 def shape_sets(rubric: Rubric) -> dict[str, list[tuple[int, int]]]:
-    """The kernel shapes of exercise 1, the homework MLP and exercise 2's MLP, from the rubric."""
+    """The kernel shapes of exercise 1, the homework MLP, exercise 2's MLP and its hidden layers
+    (exercise 3's model), from the rubric."""
     def mlp(units):
         fans = [int(rubric.exercise1["fan_in"])] + [int(u) for u in units]
         return list(zip(fans[:-1], fans[1:]))
@@ -85,6 +86,7 @@ def shape_sets(rubric: Rubric) -> dict[str, list[tuple[int, int]]]:
             "homework": mlp(rubric.homework["units"])}
     if "ex2" in rubric.exercises:
         sets["ex2"] = mlp(rubric.exercises["ex2"]["units"])
+        sets["ex3"] = sets["ex2"][:-1]  # ex3_model's hidden layers: the ones its check tests
     return sets
 
 
@@ -128,7 +130,7 @@ def _norm_band_verdict(kernels, spec, alpha):
 
 KERNEL_VERDICTS = {
     # verdict: (function, shape sets it is used at, expected initializers, variance-only?)
-    "initializer (variance + KS)": (_initializer_verdict, ("ex1", "homework"), None, False),
+    "initializer (variance + KS)": (_initializer_verdict, ("ex1", "homework", "ex3"), None, False),
     "variance band": (_variance_band_verdict, ("ex1",), ("glorot_uniform",), True),
     "initial norm band": (_norm_band_verdict, ("homework",), None, True),
 }
@@ -137,6 +139,8 @@ KERNEL_VERDICTS = {
 def _expected_inits(rubric: Rubric, set_name: str) -> tuple[str, ...]:
     if set_name == "ex1":
         return ("glorot_uniform",)
+    if set_name == "ex3":
+        return tuple(rubric.homework["he_initializers"])
     return tuple(rubric.homework["initializers"])
 
 

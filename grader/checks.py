@@ -725,17 +725,64 @@ def ex3_layer_variances(ctx: Context) -> Outcome:
         factor = ex["variance_factor"]
         close = any(len(ref) == len(hidden) and all(1 / factor <= v / r <= factor for v, r in zip(hidden, ref) if r > 0)
                     for ref in refs.values())
-    if ratio <= ex["similar_ratio_max"] and close:
-        return Outcome("pass", 1.0, T(f"Capas ocultas: máx/mín = {ratio:.2f} ≤ {ex['similar_ratio_max']:g}, y del orden de las del grader.",
-                                      f"Hidden layers: max/min = {ratio:.2f} ≤ {ex['similar_ratio_max']:g}, and of the grader's order."),
+    model_problem = _ex3_model_problem(ctx, evidence)
+    if ratio <= ex["similar_ratio_max"] and close and model_problem is None:
+        checked = "ex3_model" in evidence
+        return Outcome("pass", 1.0, T(f"Capas ocultas: máx/mín = {ratio:.2f} ≤ {ex['similar_ratio_max']:g}, y del orden de las del grader."
+                                      + (" Los kernels de `ex3_model` siguen su inicializador He." if checked else
+                                         " Defina `ex3_model` (el modelo recién construido) para que el grader verifique que es He: "
+                                         "esta razón sola no distingue Glorot de He con 4 capas."),
+                                      f"Hidden layers: max/min = {ratio:.2f} ≤ {ex['similar_ratio_max']:g}, and of the grader's order."
+                                      + (" The kernels of `ex3_model` follow its He initializer." if checked else
+                                         " Define `ex3_model` (the freshly built model) so the grader can check it is He: "
+                                         "this ratio alone cannot tell Glorot from He over 4 layers.")),
                        evidence=evidence)
-    why_es = f"máx/mín = {ratio:.2f}" + ("" if close else "; lejos de las varianzas que calcula el grader para He + ReLU")
-    why_en = f"max/min = {ratio:.2f}" + ("" if close else "; far from the variances the grader computes for He + ReLU")
-    return Outcome("fail", 0.0, T(f"Varianzas por capa: {why_es}. Mídalas sobre el modelo bien inicializado (He + ReLU) recién "
+    why_es, why_en = [f"máx/mín = {ratio:.2f}"], [f"max/min = {ratio:.2f}"]
+    if not close:
+        why_es.append("lejos de las varianzas que calcula el grader para He + ReLU")
+        why_en.append("far from the variances the grader computes for He + ReLU")
+    mistakes = ()
+    if model_problem is not None:
+        why_es.append(model_problem[0])
+        why_en.append(model_problem[1])
+        mistakes = model_problem[2]
+    return Outcome("fail", 0.0, T(f"Varianzas por capa: {'; '.join(why_es)}. Mídalas sobre el modelo bien inicializado (He + ReLU) recién "
                                   "construido, antes de entrenar, con un mismo batch: el ejercicio es sobre la inicialización.",
-                                  f"Per-layer variances: {why_en}. Measure them on the well-initialized model (He + ReLU) right after "
+                                  f"Per-layer variances: {'; '.join(why_en)}. Measure them on the well-initialized model (He + ReLU) right after "
                                   "building it, before training, on one batch: the exercise is about initialization."),
-                   evidence=evidence)
+                   evidence=evidence, mistakes=mistakes)
+
+
+def _ex3_model_problem(ctx: Context, evidence: dict) -> tuple[str, str, tuple] | None:
+    """With the optional `ex3_model`, what the variances alone cannot show: its hidden layers
+    are ReLU and declare a He initializer, and their fresh kernels follow it (calibrated:
+    grader/calibration.py, 100 % of Glorot kernels rejected at these shapes)."""
+    model = ctx.extracted.values.get("ex3_model")
+    if not isinstance(model, ModelDesc) or len(model.dense) < 2:
+        return None
+    hidden = model.dense[:-1]
+    declared = sorted({layer.kernel_init.describe() for layer in hidden})
+    activations = sorted({layer.activation for layer in hidden})
+    evidence["ex3_model"] = {"declared": declared, "activations": activations}
+    if activations != ["relu"]:
+        return (f"las capas ocultas de `ex3_model` usan {', '.join(activations)}, no ReLU",
+                f"the hidden layers of `ex3_model` use {', '.join(activations)}, not ReLU", ())
+    if len(declared) != 1 or not declared[0].startswith("he_"):
+        mistakes = ("glorot_with_relu",) if any(name.startswith("glorot") for name in declared) else ()
+        return (f"`ex3_model` declara {', '.join(declared)} en sus capas ocultas; con ReLU corresponde He",
+                f"`ex3_model` declares {', '.join(declared)} on its hidden layers; ReLU calls for He", mistakes)
+    kernels = [layer.kernel for layer in hidden if layer.kernel is not None]
+    fit = fit_kernels(kernels, InitSpec(declared[0]), ctx.rubric.tolerances["alpha"]) if kernels else None
+    if fit is None:
+        return None
+    evidence["ex3_model"].update(ok=fit.ok, ks_p=fit.pooled_ks_p, z=[layer.variance.z for layer in fit.layers])
+    if fit.ok:
+        return None
+    best, _ = best_match(kernels, ctx.rubric.tolerances["alpha"])
+    evidence["ex3_model"]["best_match"] = best
+    return (f"los kernels de `ex3_model` no son los de un {declared[0]} recién inicializado (se parecen a {best}; ¿lo entrenó antes de medir?)",
+            f"the kernels of `ex3_model` are not those of a freshly initialized {declared[0]} (they look like {best}; did you train it before measuring?)",
+            ("glorot_with_relu",) if best.startswith("glorot") else ())
 
 
 @check("ex4_tanh",

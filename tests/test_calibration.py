@@ -22,6 +22,8 @@ def test_every_statistical_verdict_is_calibrated_over_1000_draws(reference_rubri
     for init in reference_rubric.homework["initializers"]:
         assert ("initializer (variance + KS)", "homework", init) in verdicts
         assert ("initial norm band", "homework", init) in verdicts
+    for init in reference_rubric.homework["he_initializers"]:
+        assert ("initializer (variance + KS)", "ex3", init) in verdicts  # ex3_model's hidden layers
     assert ("layer-variance similarity", "ex3", "he_normal") in verdicts
     for row in rows:
         assert row.draws == DRAWS

@@ -150,3 +150,19 @@ def test_ex2_vanishing_needs_the_flat_start(reference_rubric):
     assert outcome.status == "pass" and "1.0e-06" in outcome.message.es
     learning = {"ex2_histories": {"random_normal": {"val_loss": [1.2, 0.9]}}}
     assert CHECKS["ex2_vanishing"](Context(Extracted(learning, {}), reference_rubric, _exercise_retraining(runs))).status == "fail"
+
+
+def test_ex3_model_tells_glorot_from_he_where_the_variances_cannot(reference_rubric):
+    # variances a Glorot + ReLU model really gives on real images: max/min ≈ 3.5, inside the bound
+    variances = [0.40, 0.27, 0.18, 0.12, 0.5]
+    alone = CHECKS["ex3_layer_variances"](ctx({"ex3_activation_variances": variances}, reference_rubric))
+    assert alone.status == "pass" and "ex3_model" in alone.message.es  # it asks for the model to check more
+    he = CHECKS["ex3_layer_variances"](ctx({"ex3_activation_variances": variances, "ex3_model": model("he_normal", seed=3)}, reference_rubric))
+    assert he.status == "pass" and he.evidence["ex3_model"]["ok"]
+    declared = CHECKS["ex3_layer_variances"](ctx({"ex3_activation_variances": variances, "ex3_model": model("glorot_uniform")}, reference_rubric))
+    assert declared.status == "fail" and declared.mistakes == ("glorot_with_relu",) and "declara glorot_uniform" in declared.message.es
+    # declared He but built with Glorot kernels (or trained before measuring): the weights say so
+    hidden = model("glorot_uniform", declared="he_normal", seed=5)
+    weights = CHECKS["ex3_layer_variances"](ctx({"ex3_activation_variances": variances, "ex3_model": hidden}, reference_rubric))
+    assert weights.status == "fail" and weights.evidence["ex3_model"]["best_match"] == "glorot_uniform"
+    assert "glorot_with_relu" in weights.mistakes and "recién inicializado" in weights.message.es
