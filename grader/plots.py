@@ -76,6 +76,9 @@ def activation_rows(rows: dict, labels: dict) -> str | None:
             ax.stairs(layer["hist"], edges, fill=True, color="#24364b")
             if any(count > 0 for count in layer["hist"]):
                 ax.set_yscale("log", nonpositive="clip")
+            center = (edges[0] + edges[-1]) / 2
+            if edges[-1] - edges[0] < 1e-3 * max(abs(center), 1e-12):  # every output the same value (a dead softmax)
+                ax.set_xticks([center], [f"≈ {center:.3g}"])
             ax.set_title(f"{labels['layer']} {position + 1}: Var {layer['var']:.2g}", fontsize=8)
             ax.tick_params(labelsize=6)
         axrow[0].set_ylabel(f"{name}\n({labels['log_count']})", fontsize=8)
