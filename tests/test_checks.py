@@ -166,3 +166,27 @@ def test_ex3_model_tells_glorot_from_he_where_the_variances_cannot(reference_rub
     weights = CHECKS["ex3_layer_variances"](ctx({"ex3_activation_variances": variances, "ex3_model": hidden}, reference_rubric))
     assert weights.status == "fail" and weights.evidence["ex3_model"]["best_match"] == "glorot_uniform"
     assert "glorot_with_relu" in weights.mistakes and "recién inicializado" in weights.message.es
+
+
+def test_multi_seed_evidence_reproduces_design_table_and_plots(reference_rubric):
+    """--seeds K: the He − Glorot difference per seed, mean and 95 % CI, and the dot plot."""
+    import base64
+
+    from grader import plots
+    from grader.checks import Retraining
+    from grader.retrain import RunResult
+
+    table = {42: (88.10, 88.12, 88.48), 7: (82.74, 82.52, 85.98), 1: (89.60, 88.70, 89.26),
+             2: (88.24, 88.82, 87.94), 3: (88.60, 88.84, 88.50)}  # design.md, val_accuracy %
+    runs = {seed: {init: RunResult(init, seed, {"val_accuracy": [acc / 100]}, [], [], 1.0)
+                   for init, acc in zip(("glorot_uniform", "he_uniform", "he_normal"), accs)}
+            for seed, accs in table.items()}
+    retraining = Retraining(runs[42], runs, {})
+    outcome = CHECKS["hw_he_criterion"](Context(Extracted({}, {}), reference_rubric, retraining))
+    seeds = outcome.evidence["seeds"]
+    assert seeds["he_uniform"]["mean"] == pytest.approx(-0.056, abs=1e-6)
+    assert seeds["he_uniform"]["ci95"] == pytest.approx([-0.75, 0.63], abs=0.01)
+    assert seeds["he_normal"]["mean"] == pytest.approx(0.576, abs=1e-6) and seeds["he_normal"]["holds"] == 1
+    assert "5 semillas" in outcome.message.es and "1 de 5" in outcome.message.es
+    uri = plots.seed_dots(seeds, reference_rubric.homework["criterion_pp"], {"diff_pp": "pp"})
+    assert uri.startswith("data:image/png;base64,") and base64.b64decode(uri.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
