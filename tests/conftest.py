@@ -17,6 +17,15 @@ FILES = TESTS / "files"
 SUBSET_TRAIN, SUBSET_TEST = 6000, 500
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/goldens/*.json from this run")
+
+
+@pytest.fixture(scope="session")
+def update_goldens(request) -> bool:
+    return request.config.getoption("--update-goldens")
+
+
 @pytest.fixture(scope="session")
 def real_data() -> data.Dataset:
     return data.locate()  # raises DataError with install instructions if absent: no silent skip

@@ -11,6 +11,7 @@ import pytest
 
 from grader.pipeline import Options, grade
 
+from . import golden
 from .conftest import ASSIGNMENTS, ROOT, needs_root_sandbox
 from .helpers import notebook
 
@@ -79,6 +80,13 @@ def test_starter_grades_without_crashing(graded):
     assert s["ex1_limit"] == "fail" and "no está definido" not in result.checks[2].message.es  # defined, but None
     assert all(v in ("fail", "warn") for k, v in s.items())
     assert result.score == 0
+
+
+@pytest.mark.parametrize("name", ["alice", "bob", "carol"])
+def test_result_matches_golden(graded, update_goldens, name):
+    """Behaviour that no change meant to alter stays the same: every check, message and number."""
+    _, folder = graded(name)
+    assert golden.compare(name, folder / "result.json", update_goldens) == []
 
 
 def test_invalid_notebook_is_a_result_not_a_crash(subset, reference_rubric, tmp_path):

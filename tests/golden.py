@@ -1,0 +1,58 @@
+"""Golden results: alice's, bob's and carol's result.json, normalised, compared field by field.
+
+What a rerun may change on its own is left out: wall-clock timings, the grader version (and the fingerprint that hashes it), the
+temporary folder the data subset lives in, and whether a training came from the cache (that
+depends on which test ran first). Everything else, every message included, must match.
+Rewrite on purpose with `pytest --update-goldens`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+GOLDENS = Path(__file__).resolve().parent / "goldens"
+# "fingerprint" hashes the grader version and the reference files' bytes, so it moves with them.
+VOLATILE = {"timings", "grader_version", "fingerprint", "duration_s", "cached", "folder", "generated"}
+
+
+def normalise(value):
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in sorted(value.items()) if k not in VOLATILE}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.10g}")
+    return value
+
+
+def differences(expected, found, where: str = "$") -> list[str]:
+    """Every path where the two normalised results differ (empty: the same)."""
+    if isinstance(expected, dict) and isinstance(found, dict):
+        out = []
+        for key in sorted(set(expected) | set(found)):
+            if key not in found:
+                out.append(f"{where}.{key}: missing")
+            elif key not in expected:
+                out.append(f"{where}.{key}: new field")
+            else:
+                out += differences(expected[key], found[key], f"{where}.{key}")
+        return out
+    if isinstance(expected, list) and isinstance(found, list):
+        if len(expected) != len(found):
+            return [f"{where}: {len(expected)} items, now {len(found)}"]
+        return [d for i, (a, b) in enumerate(zip(expected, found)) for d in differences(a, b, f"{where}[{i}]")]
+    return [] if expected == found else [f"{where}: {str(expected)[:300]!r} → {str(found)[:300]!r}"]
+
+
+def compare(name: str, result_path: Path, update: bool) -> list[str]:
+    found = normalise(json.loads(result_path.read_text()))
+    golden = GOLDENS / f"{name}.json"
+    if not update and not golden.exists():
+        return [f"no golden for {name}: write it on purpose with pytest --update-goldens"]
+    if update:
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(json.dumps(found, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+        return []
+    return differences(normalise(json.loads(golden.read_text())), found)
