@@ -21,7 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import calibration, data, rubric  # noqa: E402
+from grader import calibration, data  # noqa: E402
+from grader.pipeline import load_rubric  # noqa: E402
 from grader.stats import hidden_variance_ratio  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=None, help="default: the rubric's tolerances.alpha")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    reference = rubric.load()
+    reference = load_rubric()
     started = time.monotonic()
     rows = calibration.calibrate(reference, args.draws, alpha=args.alpha, data_dir=args.data_dir)
     alpha = reference.tolerances["alpha"] if args.alpha is None else args.alpha

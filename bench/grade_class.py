@@ -20,9 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import rubric  # noqa: E402
 from grader.batch import grade_folder  # noqa: E402
-from grader.pipeline import Options, grade  # noqa: E402
+from grader.pipeline import Options, grade, load_rubric  # noqa: E402
 
 A = ROOT / "assignments"
 
@@ -54,7 +53,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    the_rubric = rubric.load()
+    the_rubric = load_rubric()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         build_class(tmp / "clase", args.students)

@@ -19,8 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import rubric  # noqa: E402
-from grader.pipeline import Options, grade  # noqa: E402
+from grader.pipeline import Options, grade, load_rubric  # noqa: E402
 
 STAGES = ("execute", "extract", "retrain", "checks", "report", "total")
 
@@ -35,7 +34,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
         options = Options(out=Path(args.out) if args.out else Path(tmp) / "grades", seeds=args.seeds, cache_dir=cache, quiet=True)
-        the_rubric = rubric.load()
+        the_rubric = load_rubric()
         runs = []
         for label in ("cold", "warm"):
             started = time.monotonic()

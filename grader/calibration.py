@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import GraderError
+from .messages import msg
 from .initializers import EXCESS_KURTOSIS, InitSpec, shape_family, target_variance
 from .rubric import Rubric
 from .stats import fit_kernels, hidden_variance_ratio, norms_outside_band, variance_test
@@ -80,12 +81,11 @@ def shape_sets(rubric: Rubric) -> dict[str, list[tuple[int, int]]]:
     """The kernel shapes of exercise 1, the homework MLP, exercise 2's MLP and its hidden layers
     (exercise 3's model), from the rubric."""
     def mlp(units):
-        fans = [int(rubric.exercise1["fan_in"])] + [int(u) for u in units]
+        fans = [rubric.homework.input_size, *units]
         return list(zip(fans[:-1], fans[1:]))
-    sets = {"ex1": [(int(rubric.exercise1["fan_in"]), int(rubric.exercise1["fan_out"]))],
-            "homework": mlp(rubric.homework["units"])}
-    if "ex2" in rubric.exercises:
-        sets["ex2"] = mlp(rubric.exercises["ex2"]["units"])
+    sets = {"ex1": [(rubric.exercise1.fan_in, rubric.exercise1.fan_out)], "homework": rubric.homework.kernel_shapes}
+    if rubric.exercises is not None:
+        sets["ex2"] = mlp(rubric.exercises.ex2.units)
         sets["ex3"] = sets["ex2"][:-1]  # ex3_model's hidden layers: the ones its check tests
     return sets
 
@@ -140,8 +140,8 @@ def _expected_inits(rubric: Rubric, set_name: str) -> tuple[str, ...]:
     if set_name == "ex1":
         return ("glorot_uniform",)
     if set_name == "ex3":
-        return tuple(rubric.homework["he_initializers"])
-    return tuple(rubric.homework["initializers"])
+        return tuple(rubric.homework.he_initializers)
+    return tuple(rubric.homework.initializers)
 
 
 def _plan(rubric: Rubric) -> list[tuple[str, str, str]]:
@@ -200,12 +200,12 @@ def calibrate(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: 
               workers: int = 2, similarity: bool = True) -> list[Row]:
     """The calibration table: `draws` seeds split over `workers` processes (python -m
     grader.calibration, a JSON job on stdin, JSON counts on stdout), counts summed."""
-    alpha = rubric.tolerances["alpha"] if alpha is None else alpha
-    similarity = similarity and "ex2" in rubric.exercises
+    alpha = rubric.tolerances.alpha if alpha is None else alpha
+    similarity = similarity and rubric.exercises is not None
     workers = max(1, min(workers, draws))
     bounds = [draws * i // workers for i in range(workers + 1)]
     base = {"sets": shape_sets(rubric), "plan": _plan(rubric), "alpha": alpha, "similarity": similarity,
-            "bound": rubric.exercises.get("ex3", {}).get("similar_ratio_max"), "data_dir": data_dir}
+            "bound": rubric.exercises.ex3.similar_ratio_max if rubric.exercises else None, "data_dir": data_dir}
     processes = []
     for start, stop in zip(bounds[:-1], bounds[1:]):
         process = subprocess.Popen([sys.executable, "-m", "grader.calibration"], stdin=subprocess.PIPE,
@@ -218,7 +218,7 @@ def calibrate(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: 
         out, err = process.stdout.read(), process.stderr.read()
         process.wait()
         if process.returncode != 0:
-            raise GraderError(f"calibración: un proceso de medida falló (código {process.returncode}): {err.strip()[-2000:]}")
+            raise GraderError(msg("calibration.worker_failed", code=process.returncode, stderr=err.strip()[-2000:]))
         for key, value in json.loads(out.strip().splitlines()[-1]).items():
             counts[key] = counts.get(key, 0) + value
     return rows_from_counts(rubric, counts, draws, similarity)
@@ -235,7 +235,7 @@ def rows_from_counts(rubric: Rubric, counts: dict[str, int], draws: int, similar
         rows.append(Row(name, f"{set_name} {describe(shapes)}", expected, draws,
                         {g: counts.get(f"{name}|{set_name}|{expected}|{g}", 0) for g in GENERATORS}, catch))
     if similarity:
-        bound = rubric.exercises["ex3"]["similar_ratio_max"]
+        bound = rubric.exercises.ex3.similar_ratio_max
         # he_uniform is as right as he_normal for ReLU; Glorot+ReLU shrinks the variance ~0.66× per
         # layer, which one batch through one draw of these widths cannot tell from He's own spread
         rows.append(Row(f"{SIMILARITY} (max/min ≤ {bound:g})", f"ex3 {describe(sets['ex2'][:-1])} + ReLU", "he_normal", draws,
@@ -243,11 +243,11 @@ def rows_from_counts(rubric: Rubric, counts: dict[str, int], draws: int, similar
     return rows
 
 
-def image_batch(dataset, size: int = 256) -> np.ndarray:
+def image_batch(dataset, size: int = 256, pixel_scale: float = 255.0) -> np.ndarray:
     from .data import load
 
     (x, _), _ = load(dataset)
-    return x[:size].reshape(size, -1).astype("float32") / 255.0
+    return x[:size].reshape(size, -1).astype("float32") / pixel_scale
 
 
 def format_table(rows: list[Row]) -> str:

@@ -1,7 +1,12 @@
 """`grade PATH` (a file or a class folder) and `grade check FILE` (student self-check).
 
 A thin layer over pipeline.grade, batch.grade_folder and selfcheck.check_file; option defaults
-come from `Options`. Exit 0 when graded (whatever the score); 2 usage, 3 data, 4 sandbox.
+come from `Options`. Exit 0 when graded (whatever the score); 2 usage, 3 data, 4 sandbox, 1 any
+other grader error.
+
+Two languages are in play: the report's (`--lang`, default Spanish: it is the class's) and the
+terminal's (`--lang` when given, else the environment's, LANG=en_US… → English), which is also
+the language of `--help`; so `--lang` is looked for before the parser is built.
 """
 
 from __future__ import annotations
@@ -10,110 +15,135 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import rubric as rubric_module
 from .errors import DataError, GraderError, SandboxUnavailable, UsageError
-from .pipeline import Options, grade
+from .messages import LANGS, language_from_env, msg, text
+from .pipeline import Options, grade, load_rubric
+from .rubric import Rubric
 from .report import terminal_summary
 from .retrain import default_cache_dir
 
-
-def _common(p: argparse.ArgumentParser, out_default: str) -> None:
-    defaults = Options()
-    p.add_argument("--out", default=out_default, help=f"carpeta de salida (default: ./{out_default})")
-    p.add_argument("--lang", choices=["es", "en"], default=defaults.lang, help="idioma del informe")
-    p.add_argument("--data-dir", default=None, help="carpeta con los 4 archivos .gz de Fashion-MNIST")
-    p.add_argument("--cache", default=None, help="carpeta de la caché de reentrenamiento (default: ~/.cache/grader)")
-    p.add_argument("--no-cache", action="store_true", help="no leer ni escribir la caché")
-    p.add_argument("--rubric", default=None, help="rubric JSON (default: reference/rubric.json)")
-    p.add_argument("--epochs", type=int, default=None, help="cambia las épocas del protocolo de reentrenamiento (el informe lo dice)")
+MAX_SEEDS = 50  # a guard against typos (each seed is a full retraining per initializer), not a class fact
 
 
-def grade_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grade", description="Corrige entregas de la clase 108 (inicialización de pesos). "
-                                "Para revisar su propia tarea antes de entregar: grade check ARCHIVO")
-    p.add_argument("path", help="notebook .ipynb o módulo .py de un estudiante, o una carpeta con las entregas de la clase")
-    _common(p, "grades")
-    p.add_argument("--seeds", type=int, default=Options().seeds, help="K semillas extra para medir el ruido de He − Glorot")
-    p.add_argument("--allow-unsandboxed", action="store_true", help="ejecutar sin bubblewrap (solo código de confianza)")
-    p.add_argument("--jobs", type=int, default=1, help="carpeta: cuántas entregas a la vez")
-    p.add_argument("--force", action="store_true", help="carpeta: recorregir también las que no cambiaron")
-    p.add_argument("--quiet", action="store_true")
+def requested_lang(argv: list[str]) -> str | None:
+    """The value of --lang in argv, if any (looked for before argparse, so --help can use it)."""
+    for position, arg in enumerate(argv):
+        if arg == "--lang" and position + 1 < len(argv):
+            return argv[position + 1] if argv[position + 1] in LANGS else None
+        if arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+            return value if value in LANGS else None
+    return None
+
+
+def _parser(prog: str, description: str, lang: str) -> argparse.ArgumentParser:
+    class Formatter(argparse.HelpFormatter):
+        def add_usage(self, usage, actions, groups, prefix=None):
+            return super().add_usage(usage, actions, groups, text(lang, "cli.usage") if prefix is None else prefix)
+
+    p = argparse.ArgumentParser(prog=prog, description=description, add_help=False, formatter_class=Formatter)
+    p._positionals.title = text(lang, "cli.positionals")
+    p._optionals.title = text(lang, "cli.optionals")
+    p.add_argument("-h", "--help", action="help", help=text(lang, "cli.help"))
     return p
 
 
-def check_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grade check", description="Auto-revisión: las mismas verificaciones, en su máquina, sin sandbox.")
-    p.add_argument("path", help="su notebook .ipynb o módulo .py")
-    _common(p, "grades-check")
-    p.add_argument("--retrain", action="store_true", help="entrenar también los modelos del grader (minutos)")
+def _common(p: argparse.ArgumentParser, out_default: str, lang: str) -> None:
+    p.add_argument("--out", default=out_default, help=text(lang, "cli.out", default=out_default))
+    p.add_argument("--lang", choices=list(LANGS), default=None, help=text(lang, "cli.lang"))
+    p.add_argument("--data-dir", default=None, help=text(lang, "cli.data_dir"))
+    p.add_argument("--cache", default=None, help=text(lang, "cli.cache", default=str(default_cache_dir())))
+    p.add_argument("--no-cache", action="store_true", help=text(lang, "cli.no_cache"))
+    p.add_argument("--rubric", default=None, help=text(lang, "cli.rubric"))
+    p.add_argument("--epochs", type=int, default=None, help=text(lang, "cli.epochs"))
+
+
+def grade_parser(lang: str = "es") -> argparse.ArgumentParser:
+    p = _parser("grade", text(lang, "cli.description"), lang)
+    p.add_argument("path", help=text(lang, "cli.path"))
+    _common(p, "grades", lang)
+    p.add_argument("--seeds", type=int, default=Options().seeds, help=text(lang, "cli.seeds"))
+    p.add_argument("--allow-unsandboxed", action="store_true", help=text(lang, "cli.allow_unsandboxed"))
+    p.add_argument("--jobs", type=int, default=1, help=text(lang, "cli.jobs"))
+    p.add_argument("--force", action="store_true", help=text(lang, "cli.force"))
+    p.add_argument("--quiet", action="store_true", help=text(lang, "cli.quiet"))
     return p
 
 
-def _rubric(args) -> rubric_module.Rubric:
-    rubric = rubric_module.load(args.rubric)
+def check_parser(lang: str = "es") -> argparse.ArgumentParser:
+    p = _parser("grade check", text(lang, "cli.check_description"), lang)
+    p.add_argument("path", help=text(lang, "cli.check_path"))
+    _common(p, "grades-check", lang)
+    p.add_argument("--retrain", action="store_true", help=text(lang, "cli.retrain"))
+    return p
+
+
+def _rubric(args) -> Rubric:
+    rubric = load_rubric(args.rubric)
     if args.epochs is not None:
         if args.epochs < 1:
-            raise UsageError("--epochs debe ser ≥ 1")
+            raise UsageError(msg("cli.epochs_min"))
         rubric = rubric.with_protocol(epochs=args.epochs)
     return rubric
 
 
 def _options(args, **extra) -> Options:
     cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_dir()
-    return Options(out=Path(args.out), lang=args.lang, data_dir=args.data_dir, cache_dir=cache, **extra)
+    return Options(out=Path(args.out), lang=args.lang or Options().lang, data_dir=args.data_dir, cache_dir=cache, **extra)
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], lang: str) -> int:
     if argv and argv[0] == "check":
-        args = check_parser().parse_args(argv[1:])
+        args = check_parser(lang).parse_args(argv[1:])
         from .selfcheck import check_file
         path = Path(args.path)
         if path.is_dir():
-            raise UsageError(f"{path} es una carpeta; grade check revisa un archivo")
-        check_file(path, _options(args), _rubric(args), retrain=args.retrain)
+            raise UsageError(msg("cli.is_folder", path=str(path)))
+        check_file(path, _options(args), _rubric(args), retrain=args.retrain, lang=lang)
         return 0
-    args = grade_parser().parse_args(argv)
-    if not 0 <= args.seeds <= 50:
-        raise UsageError("--seeds debe estar entre 0 y 50")
+    args = grade_parser(lang).parse_args(argv)
+    if not 0 <= args.seeds <= MAX_SEEDS:
+        raise UsageError(msg("cli.seeds_range", max=MAX_SEEDS))
     if args.jobs < 1:
-        raise UsageError("--jobs debe ser ≥ 1")
+        raise UsageError(msg("cli.jobs_min"))
     rubric = _rubric(args)
     options = _options(args, seeds=args.seeds, allow_unsandboxed=args.allow_unsandboxed, quiet=args.quiet)
     path = Path(args.path)
     if path.is_dir():
-        from .batch import grade_folder
+        from .batch import grade_folder, summary_lines
         summary = grade_folder(path, rubric, options, jobs=args.jobs, force=args.force,
-                               rubric_path=Path(args.rubric) if args.rubric else None)
-        print(f"\n{summary['n']} entregas · promedio {summary['mean']:.1f} / {summary['max_score']:g} · "
-              + " · ".join(f"{k}: {v}" for k, v in summary["statuses"].items()))
-        print(f"  corregidas ahora: {len(summary['graded_now'])} · sin cambios: {len(summary['reused'])}")
-        print(f"  {options.out / 'index.html'} · {options.out / 'gradebook.csv'} · {options.out / 'results.jsonl'}")
+                               rubric_path=Path(args.rubric) if args.rubric else None, lang=lang)
+        print("\n".join(summary_lines(summary, options.out, lang)))
         return 0
     if options.allow_unsandboxed:
-        print("grade: ADVERTENCIA: --allow-unsandboxed ejecuta el código sin aislamiento; el informe lo dice.", file=sys.stderr)
+        print(text(lang, "cli.unsandboxed_warning"), file=sys.stderr)
     result = grade(path, rubric, options)
-    print("\n" + terminal_summary(result, args.lang))
-    print(f"\n  informe: {options.out / result.student / 'report.html'}")
-    print(f"  resultado: {options.out / result.student / 'result.json'}")
+    print("\n" + terminal_summary(result, rubric, lang))
+    print("\n  " + text(lang, "cli.report_path", path=str(options.out / result.student / "report.html")))
+    print("  " + text(lang, "cli.result_path", path=str(options.out / result.student / "result.json")))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    lang = requested_lang(argv) or language_from_env()
     try:
-        return _run(sys.argv[1:] if argv is None else argv)
+        return _run(argv, lang)
     except UsageError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
+        print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
         return 2
     except DataError as exc:
-        print(f"grade: datos: {exc}", file=sys.stderr)
+        print(text(lang, "cli.error_data", error=exc.render(lang)), file=sys.stderr)
         return 3
     except SandboxUnavailable as exc:
-        print(f"grade: sandbox: {exc}", file=sys.stderr)
+        print(text(lang, "cli.error_sandbox", error=exc.render(lang)), file=sys.stderr)
         return 4
     except GraderError as exc:
-        print(f"grade: {exc}", file=sys.stderr)
+        print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
         return 1
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+__all__ = ["main", "grade_parser", "check_parser", "requested_lang"]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+from .messages import Joined, msg
 
 FILES = (
     "train-images-idx3-ubyte.gz",
@@ -33,12 +34,8 @@ SHA256 = {
 }
 SUBSET_MANIFEST = "grader-subset.json"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-HOW_TO_GET = (
-    "Instale el paquete Debian `dataset-fashion-mnist` (apt-get install dataset-fashion-mnist), "
-    "o copie los cuatro archivos .gz de Fashion-MNIST a una carpeta y pásela con --data-dir "
-    "o $GRADER_DATA. / Install Debian's dataset-fashion-mnist, or pass a folder with the four "
-    "files via --data-dir or $GRADER_DATA."
-)
+IMAGE_SHAPE = (28, 28)  # what the files hold, not a class choice: the model's input is one image
+HOW_TO_GET = msg("data.how_to_get")
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def candidate_folders(data_dir: str | os.PathLike | None = None) -> list[tuple[s
 def _verify(folder: Path) -> Dataset:
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
-        raise DataError(f"{folder}: faltan {', '.join(missing)}", hint=HOW_TO_GET)
+        raise DataError(msg("data.missing_files", folder=str(folder), files=", ".join(missing)), hint=HOW_TO_GET)
     sums = {name: _sha256(folder / name) for name in FILES}
     manifest_path = folder / SUBSET_MANIFEST
     if sums == SHA256:
@@ -84,13 +81,13 @@ def _verify(folder: Path) -> Dataset:
             manifest = json.loads(manifest_path.read_text())
             expected = manifest["sha256"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{manifest_path}: manifiesto ilegible ({exc})", hint=HOW_TO_GET) from exc
+            raise DataError(msg("data.bad_manifest", path=str(manifest_path), error=str(exc)), hint=HOW_TO_GET) from exc
         subset = True
     else:
         bad = [name for name in FILES if sums[name] != SHA256[name]]
-        raise DataError(f"{folder}: checksum incorrecto en {', '.join(bad)} (archivo dañado o incompleto)", hint=HOW_TO_GET)
+        raise DataError(msg("data.bad_checksum", folder=str(folder), files=", ".join(bad)), hint=HOW_TO_GET)
     if any(sums[name] != expected.get(name) for name in FILES):
-        raise DataError(f"{folder}: los archivos no coinciden con {SUBSET_MANIFEST}", hint=HOW_TO_GET)
+        raise DataError(msg("data.subset_mismatch", folder=str(folder), manifest=SUBSET_MANIFEST), hint=HOW_TO_GET)
     n_train = _count(folder / "train-labels-idx1-ubyte.gz")
     n_test = _count(folder / "t10k-labels-idx1-ubyte.gz")
     checksum = hashlib.sha256("".join(sums[name] for name in FILES).encode()).hexdigest()
@@ -108,17 +105,17 @@ def locate(data_dir: str | os.PathLike | None = None) -> Dataset:
     problems = []
     for label, folder in candidate_folders(data_dir):
         if not folder.is_dir():
-            problems.append(f"{label}: {folder} no existe")
+            problems.append(msg("data.candidate_absent", label=label, folder=str(folder)))
             if label == "--data-dir":
-                raise DataError(f"--data-dir {folder}: la carpeta no existe", hint=HOW_TO_GET)
+                raise DataError(msg("data.data_dir_absent", folder=str(folder)), hint=HOW_TO_GET)
             continue
         try:
             return _verify(folder)
         except DataError as exc:
             if label == "--data-dir":
                 raise
-            problems.append(f"{label}: {exc.message}")
-    raise DataError("No se encontró Fashion-MNIST / Fashion-MNIST not found:\n  " + "\n  ".join(problems), hint=HOW_TO_GET)
+            problems.append(Joined([label, exc.message], ": "))
+    raise DataError(msg("data.not_found", problems=Joined(problems, "\n  ")), hint=HOW_TO_GET)
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:
@@ -130,9 +127,9 @@ def load(dataset: Dataset) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
     """Same arrays as keras.datasets.fashion_mnist.load_data(), read from the verified folder."""
     folder = dataset.folder
     y_train = _read_idx(folder / "train-labels-idx1-ubyte.gz", 8)
-    x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", 16).reshape(len(y_train), 28, 28)
+    x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", 16).reshape(len(y_train), *IMAGE_SHAPE)
     y_test = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", 8)
-    x_test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(len(y_test), 28, 28)
+    x_test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 16).reshape(len(y_test), *IMAGE_SHAPE)
     return (x_train, y_train), (x_test, y_test)
 
 
@@ -156,4 +153,5 @@ def build_subset(source: Dataset, out: Path, n_train: int, n_test: int) -> Datas
     return _verify(out)
 
 
-__all__ = ["Dataset", "locate", "load", "build_subset", "FILES", "SHA256", "HOW_TO_GET"]
+__all__ = ["Dataset", "locate", "load", "build_subset", "candidate_folders", "FILES", "SHA256", "HOW_TO_GET", "IMAGE_SHAPE",
+           "SUBSET_MANIFEST"]

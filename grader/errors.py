@@ -12,21 +12,34 @@
 
 Failures of a student's code are not exceptions: they become data (an Execution with
 failed cells, a CheckResult with status "error").
+
+`message` and `hint` are catalog Messages (or language-neutral text), so the same error reads
+in the language of whoever sees it: `exc.render("en")`. `str(exc)` is the default language.
 """
 
 from __future__ import annotations
+
+from .messages import DEFAULT_LANG, Message, render
 
 
 class GraderError(Exception):
     """Base of every error the grader raises on purpose."""
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: "Message | str", *, hint: "Message | str" = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
 
+    def render(self, lang: str = DEFAULT_LANG) -> str:
+        text, hint = render(self.message, lang), render(self.hint, lang)
+        return f"{text}\n  → {hint}" if hint else text
+
+    def as_message(self) -> "Message | str":
+        """The error as one catalog message (text and hint), to keep in a result."""
+        return Message("error.with_hint", {"text": self.message, "hint": self.hint}) if self.hint else self.message
+
     def __str__(self) -> str:
-        return f"{self.message}\n  → {self.hint}" if self.hint else self.message
+        return self.render(DEFAULT_LANG)
 
 
 class UsageError(GraderError):

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .data import IMAGE_SHAPE
 from .errors import ArtifactError
 from .initializers import InitSpec, spec_from_config
+from .messages import Message, msg
 
 ACTIVATIONS = {"linear", "relu", "softmax", "tanh", "sigmoid", "selu", "elu", "gelu", "leaky_relu",
                "swish", "silu", "softplus", "softsign", "hard_sigmoid", "relu6", "exponential", "mish"}
@@ -73,59 +75,60 @@ class ModelDesc:
         """Canonical JSON (no weights): what crosses into the retraining worker and cache keys."""
         return {"input_shape": list(self.input_shape), "layers": [layer.to_json() for layer in self.layers]}
 
-    def with_kernel_init(self, name: str) -> "ModelDesc":
-        layers = tuple(replace(l, kernel_init=InitSpec(name), kernel=None, bias=None) if l.kind == "dense"
-                       else l for l in self.layers)
-        return ModelDesc(self.input_shape, layers)
-
 
 def _allowed_activation(value) -> bool:
     return isinstance(value, str) and value in ACTIVATIONS
 
 
-def _fail(where: str, why: str) -> ArtifactError:
-    return ArtifactError(f"{where}: {why}")
+def _fail(where: "Message | str", why: Message) -> ArtifactError:
+    """Every refusal starts with the contract name (`where`), in both languages."""
+    return ArtifactError(msg("model.at", where=where, why=why))
+
+
+def _layer_kinds_text() -> str:
+    return ", ".join(name for name, kind in LAYER_KINDS.items() if kind != "input")
 
 
 def _load_npy(folder: Path, entry, where: str) -> np.ndarray:
     if not isinstance(entry, dict) or entry.get("t") != "array" or not isinstance(entry.get("file"), str):
-        raise _fail(where, "peso no exportado como arreglo")
+        raise _fail(where, msg("model.weight_not_array"))
     path = folder / Path(entry["file"]).name
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise _fail(where, f"arreglo ilegible ({exc})") from exc
+        raise _fail(where, msg("model.unreadable_array", error=str(exc))) from exc
     if array.dtype.kind != "f":
-        raise _fail(where, f"tipo {array.dtype} (se esperaba float)")
+        raise _fail(where, msg("model.weight_not_float", dtype=str(array.dtype)))
     return array
 
 
 def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
     """Validate one exported model (entry from the manifest) and load its weights."""
     if not isinstance(entry, dict) or entry.get("t") != "model":
-        raise _fail(where, "no es un keras.Model")
+        raise _fail(where, msg("model.not_a_model"))
     path = folder / Path(str(entry.get("file", ""))).name
     if not path.is_file() or path.stat().st_size > MAX_MODEL_JSON:
-        raise _fail(where, "descripción del modelo ausente o demasiado grande")
+        raise _fail(where, msg("model.description_missing"))
     try:
         raw = json.loads(path.read_text())
     except ValueError as exc:
-        raise _fail(where, f"descripción ilegible ({exc})") from exc
+        raise _fail(where, msg("model.description_unreadable", error=str(exc))) from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("layers"), list):
-        raise _fail(where, "descripción sin capas")
+        raise _fail(where, msg("model.no_layers"))
     shape = raw.get("input_shape")
     if not isinstance(shape, list) or not shape or shape[0] is not None or \
             not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 100_000 for d in shape[1:]) or len(shape) < 2:
-        raise _fail(where, f"forma de entrada no admitida: {str(shape)[:80]} (use keras.Input((784,)) o (28, 28))")
+        raise _fail(where, msg("model.bad_input_shape", shape=str(shape)[:80], pixels=math.prod(IMAGE_SHAPE),
+                                image=str(IMAGE_SHAPE)))
     current = list(shape[1:])
     layers, params = [], 0
     for position, layer in enumerate(raw["layers"][:100]):
-        lw = f"{where}, capa {position + 1}"
+        lw = msg("model.layer_at", where=where, n=position + 1)
         cls = layer.get("class") if isinstance(layer, dict) else None
         config = layer.get("config") if isinstance(layer, dict) and isinstance(layer.get("config"), dict) else {}
         kind = LAYER_KINDS.get(cls) if isinstance(cls, str) else None
         if kind is None:
-            raise _fail(lw, f"capa {str(cls)[:60]!r} no admitida (solo Dense, Flatten, Dropout, Activation, Rescaling)")
+            raise _fail(lw, msg("model.layer_not_allowed", layer=repr(str(cls)[:60]), allowed=_layer_kinds_text()))
         weights = layer.get("weights") if isinstance(layer.get("weights"), list) else []
         if kind == "input":
             continue
@@ -136,40 +139,40 @@ def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
         if kind in ("dropout", "rescaling", "activation"):
             activation = config.get("activation", "linear")
             if kind == "activation" and not _allowed_activation(activation):
-                raise _fail(lw, f"activación {str(activation)[:40]!r} no admitida")
+                raise _fail(lw, msg("model.activation_not_allowed", activation=repr(str(activation)[:40])))
             rate, scale, offset = config.get("rate", 0.0), config.get("scale", 1.0), config.get("offset", 0.0)
             for value in (rate, scale, offset):
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                    raise _fail(lw, "parámetro no numérico")
+                    raise _fail(lw, msg("model.parameter_not_numeric"))
             layers.append(LayerDesc(kind, activation=activation if kind == "activation" else "linear",
                                     rate=float(rate), scale=float(scale), offset=float(offset)))
             continue
         units, activation, use_bias = config.get("units"), config.get("activation", "linear"), config.get("use_bias", True)
         if not isinstance(units, int) or isinstance(units, bool) or not 0 < units <= MAX_UNITS:
-            raise _fail(lw, f"units inválido: {str(units)[:40]}")
+            raise _fail(lw, msg("model.bad_units", units=str(units)[:40]))
         if not _allowed_activation(activation):
-            raise _fail(lw, f"activación {str(activation)[:40]!r} no admitida")
+            raise _fail(lw, msg("model.activation_not_allowed", activation=repr(str(activation)[:40])))
         if not isinstance(use_bias, bool):
-            raise _fail(lw, "use_bias no es booleano")
+            raise _fail(lw, msg("model.use_bias_not_bool"))
         if len(current) != 1:
-            raise _fail(lw, f"Dense recibe una entrada de forma {current}; agregue Flatten() antes")
+            raise _fail(lw, msg("model.needs_flatten", shape=str(current)))
         if len(weights) != (2 if use_bias else 1):
-            raise _fail(lw, f"se esperaban {2 if use_bias else 1} arreglos de pesos, hay {len(weights)}")
+            raise _fail(lw, msg("model.weight_count", expected=2 if use_bias else 1, found=len(weights)))
         kernel = _load_npy(path.parent, weights[0], lw)
         if kernel.shape != (current[0], units):
-            raise _fail(lw, f"kernel de forma {kernel.shape}, se esperaba {(current[0], units)}")
+            raise _fail(lw, msg("model.kernel_shape", found=str(kernel.shape), expected=str((current[0], units))))
         bias = _load_npy(path.parent, weights[1], lw) if use_bias else None
         if bias is not None and bias.shape != (units,):
-            raise _fail(lw, f"bias de forma {bias.shape}, se esperaba {(units,)}")
+            raise _fail(lw, msg("model.bias_shape", found=str(bias.shape), expected=str((units,))))
         params += kernel.size + (bias.size if bias is not None else 0)
         if params > MAX_PARAMS:
-            raise _fail(where, "modelo demasiado grande")
+            raise _fail(where, msg("model.too_big"))
         layers.append(LayerDesc("dense", units, activation, use_bias,
                                 spec_from_config(config.get("kernel_initializer", "glorot_uniform")),
                                 spec_from_config(config.get("bias_initializer", "zeros")), kernel=kernel, bias=bias))
         current = [units]
     if not any(layer.kind == "dense" for layer in layers):
-        raise _fail(where, "el modelo no tiene capas Dense")
+        raise _fail(where, msg("model.no_dense"))
     return ModelDesc(tuple(shape[1:]), tuple(layers))
 
 
@@ -184,7 +187,7 @@ def _keras_initializer(spec: dict):
                "random_uniform": keras.initializers.RandomUniform, "constant": keras.initializers.Constant}[name]
         return cls(**params)
     if name.startswith("unknown:"):
-        raise ArtifactError(f"inicializador desconocido {name[8:]!r}: el grader no lo reproduce")
+        raise ArtifactError(msg("model.unknown_initializer", name=name[8:]))
     return keras.initializers.get(name)
 
 
@@ -205,7 +208,7 @@ def to_keras(desc_json: dict):
             layers.append(keras.layers.Rescaling(layer["scale"], layer["offset"]))
         elif kind == "dense":
             if layer["activation"] not in ACTIVATIONS:
-                raise ArtifactError(f"activación no admitida {layer['activation']!r}")
+                raise ArtifactError(msg("model.activation_refused", activation=layer["activation"]))
             layers.append(keras.layers.Dense(int(layer["units"]), activation=layer["activation"], use_bias=bool(layer["use_bias"]),
                                              kernel_initializer=_keras_initializer(layer["kernel_init"]),
                                              bias_initializer=_keras_initializer(layer["bias_init"])))

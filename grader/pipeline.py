@@ -2,31 +2,37 @@
 
 Every submission ends as a GradeResult written to OUT/<student>/result.json and report.html,
 whatever happened to it: an unusable file is `invalid_submission`, a run that hit a limit keeps
-the status of that limit, and the checks still grade whatever the run produced.
+the status of that limit, and the checks still grade whatever the run produced. Each stage
+takes one typed object and returns one; text and JSON are made only at the edge
+(`GradeResult.to_json(lang)`, the report).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from . import __version__
 from . import data as data_module
-from . import execute, extract, report, retrain, submission
-from .checks import Context, Retraining, run_checks
-from .errors import OutputError, RetrainError, SubmissionError
-from .modeldesc import ModelDesc
+from . import execute, extract, report, submission
+from . import rubric as rubric_module
+from .checks import Context, registered_ids, run_checks
+from .errors import SubmissionError
+from .kinds import GradeStatus, RetrainMode, SandboxLevel
+from .messages import Message, render
+from .retrain import retrain, retraining_json
 from .rubric import Rubric
 from .sandbox import Sandbox
 
 
 @dataclass(frozen=True)
 class Options:
+    """How to grade: the same for every submission of a run (and part of its fingerprint)."""
+
     out: Path = Path("grades")
     lang: str = "es"
     data_dir: str | None = None
@@ -34,14 +40,33 @@ class Options:
     allow_unsandboxed: bool = False
     cache_dir: Path | None = None  # None: no cache
     quiet: bool = False
-    retrain: str = "run"  # "run" | "cache-only" (self-check: never train) | "off"
+    retrain: RetrainMode = RetrainMode.RUN
+
+    def to_json(self) -> dict:
+        """Plain JSON, for the batch worker process (the one place Options crosses a boundary)."""
+        return {"out": str(self.out), "lang": self.lang, "data_dir": self.data_dir, "seeds": self.seeds,
+                "allow_unsandboxed": self.allow_unsandboxed, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
+                "quiet": self.quiet, "retrain": str(self.retrain)}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "Options":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        values["out"] = Path(values.get("out", "grades"))
+        values["cache_dir"] = Path(values["cache_dir"]) if values.get("cache_dir") else None
+        values["retrain"] = RetrainMode(values.get("retrain", RetrainMode.RUN))
+        return cls(**values)
+
+    @property
+    def sandbox_level(self) -> SandboxLevel:
+        return SandboxLevel.NONE if self.allow_unsandboxed else SandboxLevel.BWRAP
 
 
 @dataclass(frozen=True)
 class GradeResult:
     student: str
     display_name: str
-    status: str  # graded | invalid_submission | timeout | memory_limit | process_limit | crashed
+    status: GradeStatus
     score: float
     max_score: float
     checks: tuple = ()
@@ -50,100 +75,43 @@ class GradeResult:
     data: dict = field(default_factory=dict)
     retraining: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
-    message: str = ""
+    message: Message | str = ""
     sha256: str = ""
     fingerprint: str = ""
 
     def to_json(self, lang: str) -> dict:
-        return {"student": self.student, "display_name": self.display_name, "status": self.status,
-                "score": self.score, "max_score": self.max_score, "sandbox": self.sandbox,
-                "message": self.message, "sha256": self.sha256, "fingerprint": self.fingerprint,
-                "grader_version": __version__,
-                "execution": self.execution, "data": self.data, "retraining": self.retraining,
-                "timings": self.timings, "checks": [c.to_json(lang) for c in self.checks]}
+        return render({"student": self.student, "display_name": self.display_name, "status": self.status,
+                       "score": self.score, "max_score": self.max_score, "sandbox": self.sandbox,
+                       "message": self.message, "sha256": self.sha256, "fingerprint": self.fingerprint,
+                       "grader_version": __version__,
+                       "execution": self.execution, "data": self.data, "retraining": self.retraining,
+                       "timings": self.timings, "checks": [c.to_json(lang) for c in self.checks]}, lang)
 
 
-def _say(options: Options, text: str) -> None:
-    if not options.quiet:
-        print(text, flush=True)
+def load_rubric(rubric_path: Path | None = None) -> Rubric:
+    """The rubric every entry point grades with: typed, cross-checked against the contract, and
+    its check ids equal to the implemented checks, both ways."""
+    rubric = rubric_module.load(rubric_path)
+    rubric_module.verify_check_ids(rubric, registered_ids())
+    return rubric
 
 
-def choose_runs(extracted, rubric: Rubric) -> tuple[dict, dict]:
-    """Which description the grader retrains per initializer: what the student trained
-    (hw_models), else what build_model returns, else the reference architecture."""
-    descs, source = {}, {}
-    probes = extracted.values.get("build_model") or {}
-    trained = extracted.values.get("hw_models") or {}
-    for init in rubric.homework["initializers"]:
-        if isinstance(trained.get(init), ModelDesc):
-            descs[init], source[init] = trained[init].to_json(), "hw_models"
-        elif isinstance(probes.get(init), ModelDesc):
-            descs[init], source[init] = probes[init].to_json(), "build_model"
-        else:
-            descs[init], source[init] = reference_model(rubric, init), "reference"
-    return descs, source
-
-
-def mlp(units: list, hidden: str, output: str, init: dict) -> dict:
-    """Canonical description of a plain MLP on flattened 28×28 images."""
-    layers = [{"kind": "dense", "units": u, "use_bias": True, "activation": hidden if i < len(units) - 1 else output,
-               "kernel_init": {"name": init["name"], "params": init.get("params", {})}, "bias_init": {"name": "zeros", "params": {}}}
-              for i, u in enumerate(units)]
-    return {"input_shape": [784], "layers": layers}
-
-
-def reference_model(rubric: Rubric, init: str) -> dict:
-    hw = rubric.homework
-    return mlp(hw["units"], hw["hidden_activation"], hw["output_activation"], {"name": init})
-
-
-def exercise_specs(rubric: Rubric, descs: dict) -> list:
-    """The grader's own runs for exercises 2, 4 (training) and 5 (reproducibility probe)."""
-    ex = rubric.exercises
-    if not ex:
-        return []
-    specs = []
-    for key in ("ex2", "ex4"):
-        for label, init in ex[key]["runs"].items():
-            model = mlp(ex[key]["units"], ex[key]["activation"], "softmax", init)
-            specs.append(retrain.RunSpec(f"{key}:{label}", model, rubric.protocol.seed, ex["epochs"]))
-    specs.append(retrain.RunSpec("ex5:repro", descs.get("he_normal") or reference_model(rubric, "he_normal"),
-                                 rubric.protocol.seed, 1, "repro"))
-    return specs
-
-
-def _retrain(extracted, rubric: Rubric, dataset, options: Options, progress) -> Retraining:
-    descs, source = choose_runs(extracted, rubric)
-    if options.retrain == "off":
-        return Retraining({}, {}, source, "el reentrenamiento está desactivado")
-    seeds = [rubric.protocol.seed] + [s for s in range(1, options.seeds + 1) if s != rubric.protocol.seed][: options.seeds]
-    specs = [retrain.RunSpec(init, descs[init], seed) for seed in seeds for init in rubric.homework["initializers"]]
-    specs += exercise_specs(rubric, descs)
-    cache = retrain.Cache(options.cache_dir)
-    try:
-        results = retrain.run_all(specs, rubric.protocol, dataset, cache, progress,
-                                  cache_only=options.retrain == "cache-only")
-    except (RetrainError, OSError) as exc:
-        why = str(exc)
-        if options.retrain == "cache-only":
-            why = (f"{exc.message if isinstance(exc, RetrainError) else exc}; la auto-revisión no entrena (tardaría minutos). "
-                   "Se verifica cuando el docente corrige, o con `grade check --retrain`")
-        return Retraining({}, {}, source, why)
-    by_seed: dict = {}
-    exercises = {}
-    for result in results:
-        if ":" in result.label:
-            exercises[result.label] = result
-        else:
-            by_seed.setdefault(result.seed, {})[result.label] = result
-    return Retraining(by_seed[rubric.protocol.seed], by_seed if options.seeds else {}, source, exercises=exercises)
+def error_result(student: str, display_name: str, status: GradeStatus, message: Message | str, rubric: Rubric,
+                 **extra) -> GradeResult:
+    """A result for a submission that could not be graded: 0 points, and the reason."""
+    return GradeResult(student, display_name, status, 0.0, rubric.max_score, message=message, **extra)
 
 
 def fingerprint(sha256: str, rubric: Rubric, options: Options) -> str:
     """What a result depends on: a rerun with the same fingerprint has nothing new to grade."""
     material = [sha256, rubric.digest, json.dumps(rubric.protocol.to_json(), sort_keys=True), __version__,
-                options.lang, str(options.seeds), "none" if options.allow_unsandboxed else "bwrap", options.retrain]
+                options.lang, str(options.seeds), str(options.sandbox_level), str(options.retrain)]
     return hashlib.sha256("|".join(material).encode()).hexdigest()
+
+
+def _say(options: Options, message: Message) -> None:
+    if not options.quiet:
+        print(render(message, options.lang), flush=True)
 
 
 def grade(path: Path, rubric: Rubric, options: Options, student: str | None = None,
@@ -161,16 +129,15 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
             sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         except OSError:
             sha = ""
-        result = GradeResult(submission.student_id(stem), stem, "invalid_submission", 0.0, rubric.max_score,
-                             message=str(exc), data=_data_info(dataset), sha256=sha,
-                             fingerprint=fingerprint(sha, rubric, options))
-        _write(result, None, rubric, options)
+        result = error_result(submission.student_id(stem), stem, GradeStatus.INVALID_SUBMISSION, exc.as_message(),
+                              rubric, data=data_info(dataset), sha256=sha, fingerprint=fingerprint(sha, rubric, options))
+        report.write_result(result, None, rubric, options.out, options.lang)
         return result
-    _say(options, f"[{sub.student}] ejecutando en el sandbox…")
+    _say(options, Message("pipeline.executing", {"student": sub.student}))
     if on_stage:
         on_stage("execute", "")
     with tempfile.TemporaryDirectory(prefix="grader-art-") as artifacts_dir:
-        sandbox = Sandbox(rubric.limits, dataset.folder, level="none" if options.allow_unsandboxed else "bwrap")
+        sandbox = Sandbox(rubric.limits, dataset.folder, level=options.sandbox_level)
         try:
             with sandbox:
                 execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a")
@@ -179,7 +146,7 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
         return finish(sub, execution, rubric, options, dataset, on_stage, started)
 
 
-def _data_info(dataset) -> dict:
+def data_info(dataset) -> dict:
     return {"folder": str(dataset.folder), "subset": dataset.subset, "n_train": dataset.n_train, "checksum": dataset.checksum}
 
 
@@ -197,9 +164,11 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     extracted = extract.extract(execution, rubric.contract)
     timings["extract"] = time.monotonic() - t0
     t0 = time.monotonic()
-    if options.retrain == "run":
-        _say(options, f"[{sub.student}] reentrenando ({rubric.protocol.epochs} épocas × {len(rubric.homework['initializers'])} inicializadores"
-                      + (f" × {options.seeds + 1} semillas" if options.seeds else "") + ")…")
+    if options.retrain == RetrainMode.RUN:
+        _say(options, Message("pipeline.retraining", {"student": sub.student, "epochs": rubric.protocol.epochs,
+                                                      "inits": len(rubric.homework.initializers),
+                                                      "seeds_text": Message("pipeline.seeds", {"n": options.seeds + 1})
+                                                      if options.seeds else ""}))
     stage("retrain")
     last = [0.0]
 
@@ -207,61 +176,29 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
         stage("retrain", message)
         if time.monotonic() - last[0] > 10:
             last[0] = time.monotonic()
-            _say(options, f"[{sub.student}]   {message}")
+            _say(options, Message("pipeline.progress", {"student": sub.student, "message": message}))
 
-    retraining = _retrain(extracted, rubric, dataset, options, progress)
+    retraining = retrain(extracted.values, rubric, dataset, cache_dir=options.cache_dir, mode=options.retrain,
+                         extra_seeds=options.seeds, progress=progress)
     timings["retrain"] = time.monotonic() - t0
     t0 = time.monotonic()
     stage("checks")
     checks = run_checks(Context(extracted, rubric, retraining))
     timings["checks"] = time.monotonic() - t0
-    status = "graded" if execution.status == "completed" else execution.status
-    score = round(sum(c.points for c in checks), 2)
     exec_info = {"status": execution.status, "message": execution.message, "duration_s": execution.duration_s,
-                 "cells": [cell.__dict__ for cell in execution.cells], "extraction_note": extracted.note}
-    retrain_info = {"source": retraining.source, "error": retraining.error, "protocol": rubric.protocol.to_json(),
-                    "runs": {init: run.to_json() for init, run in retraining.main.items()},
-                    "exercises": {label: run.to_json() for label, run in retraining.exercises.items()},
-                    "seeds": {str(seed): {init: run.final_val_accuracy for init, run in runs.items()}
-                              for seed, runs in retraining.seeds.items()}}
-    result = GradeResult(sub.student, sub.display_name, status, score, rubric.max_score, tuple(checks),
-                         execution.sandbox.to_json(), exec_info, _data_info(dataset), retrain_info, timings,
-                         execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options))
+                 "cells": [cell.to_json() for cell in execution.cells], "extraction_note": extracted.note}
+    result = GradeResult(sub.student, sub.display_name, GradeStatus.of_run(execution.status),
+                         round(sum(c.points for c in checks), 2), rubric.max_score, tuple(checks),
+                         execution.sandbox.to_json(), exec_info, data_info(dataset), retraining_json(retraining, rubric),
+                         timings, execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options))
     t0 = time.monotonic()
     stage("report")
-    _write(result, report.Material(extracted, retraining, execution), rubric, options)
+    html = report.render_report(result, report.Material(extracted, retraining, execution), rubric, options.lang)
     timings["report"] = time.monotonic() - t0
     timings["total"] = time.monotonic() - started
-    _write_json(result, options)
+    result = replace(result, timings=timings)
+    report.write_result(result, html, rubric, options.out, options.lang)
     return result
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temporary file, then rename: a reader never sees half a result."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise OutputError(f"no se pudo escribir {path}: {exc.strerror or exc}",
-                          hint=f"Libere espacio o permisos en {path.parent}, o elija otra carpeta con --out.") from exc
-
-
-def _write_json(result: GradeResult, options: Options) -> None:
-    _atomic_write(options.out / result.student / "result.json",
-                  json.dumps(result.to_json(options.lang), indent=1, ensure_ascii=False))
-
-
-def _write(result: GradeResult, material, rubric: Rubric, options: Options) -> None:
-    html = report.render(result, material, rubric, options.lang)
-    _atomic_write(options.out / result.student / "report.html", html)
-    _write_json(result, options)
-
-
-__all__ = ["grade", "Options", "GradeResult", "choose_runs"]
+__all__ = ["grade", "finish", "load_rubric", "Options", "GradeResult", "error_result", "fingerprint", "data_info"]

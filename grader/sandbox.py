@@ -23,10 +23,13 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import SandboxUnavailable
+from .kinds import SandboxLevel
+from .messages import Message, msg
+from .rubric import Limits  # re-exported: the sandbox is where the limits are enforced
 
 NOBODY = 65534
 HOME = "/home/student"
@@ -37,53 +40,38 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Every cap, from the rubric; the numbers in force are copied into each result."""
-
-    cell_timeout_s: int = 1200
-    total_timeout_s: int = 3600
-    memory_mb: int = 6144
-    pids: int = 512
-    scratch_mb: int = 1024
-    output_bytes_per_cell: int = 1_000_000
-    output_bytes_total: int = 5_000_000
-    address_space_mb: int = 32768
-    file_size_mb: int = 512
-    open_files: int = 4096
-
-    @classmethod
-    def from_dict(cls, raw: dict) -> "Limits":
-        known = {key: int(value) for key, value in raw.items() if key in cls.__dataclass_fields__}
-        return cls(**known)
-
-
-@dataclass(frozen=True)
 class SandboxReport:
     """What protected this run: goes into result.json and the report."""
 
-    level: str  # "bwrap" | "none"
+    level: SandboxLevel
     uid: int | None
     network: bool
     memory_cap: str  # "cgroup" | "rlimit" | "none"
     process_cap: str
     scratch_cap: str
     limits: dict = field(default_factory=dict)
-    note: str = ""
+    note: Message | str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", SandboxLevel(self.level))
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """Field by field (not `asdict`, which would take a Message `note` apart); `note` stays a
+        Message until the result is rendered."""
+        return {f.name: dict(self.limits) if f.name == "limits" else getattr(self, f.name) for f in fields(self)}
 
 
-def probe() -> str | None:
-    """None if bubblewrap can build a namespace here; otherwise its exact complaint."""
+def probe() -> Message | str | None:
+    """None if bubblewrap can build a namespace here; otherwise why not (bwrap's own words when
+    it ran and refused, as a plain string)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        return "bubblewrap (bwrap) no está instalado: apt-get install bubblewrap"
+        return msg("sandbox.no_bwrap")
     try:
         done = subprocess.run([bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"],
                               capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap no arrancó: {exc}"
+        return msg("sandbox.bwrap_did_not_start", error=str(exc))
     if done.returncode != 0:
         return (done.stderr or done.stdout or f"exit {done.returncode}").strip()
     return None
@@ -198,11 +186,9 @@ class Sandbox:
     same path as outside (sockets must be reachable from both sides).
     """
 
-    def __init__(self, limits: Limits, data_folder: Path | None, *, level: str = "bwrap") -> None:
-        if level not in ("bwrap", "none"):
-            raise ValueError(level)
+    def __init__(self, limits: Limits, data_folder: Path | None, *, level: SandboxLevel | str = SandboxLevel.BWRAP) -> None:
         self.limits = limits
-        self.level = level
+        self.level = SandboxLevel(level)  # ValueError for anything else
         self.data_folder = data_folder
         self.name = uuid.uuid4().hex[:12]
         self.work = Path(tempfile.mkdtemp(prefix="grader-"))
@@ -219,14 +205,12 @@ class Sandbox:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "Sandbox":
-        if self.level == "bwrap":
+        if self.level == SandboxLevel.BWRAP:
             reason = probe()
             if reason:
-                raise SandboxUnavailable(f"bubblewrap no puede crear el sandbox: {reason}",
-                                         hint="Instale bubblewrap, o use --allow-unsandboxed solo para código de confianza.")
+                raise SandboxUnavailable(msg("sandbox.unavailable", reason=reason), hint=msg("sandbox.unavailable_hint"))
             if not _is_root():
-                raise SandboxUnavailable("el sandbox completo necesita root (cgroups y cambio a un usuario sin privilegios)",
-                                         hint="Ejecute grade como root, o use --allow-unsandboxed solo para código de confianza.")
+                raise SandboxUnavailable(msg("sandbox.needs_root"), hint=msg("sandbox.needs_root_hint"))
         if _is_root():
             for folder, megabytes in ((self.scratch, self.limits.scratch_mb), (self.outbox, OUTBOX_MB)):
                 size = f"size={megabytes}m,mode=0755,uid={NOBODY},gid={NOBODY}"
@@ -265,7 +249,7 @@ class Sandbox:
 
     # -- what the student's process sees ---------------------------------------------------
     def environment(self) -> dict[str, str]:
-        home = HOME if self.level == "bwrap" else str(self.scratch)
+        home = HOME if self.level == SandboxLevel.BWRAP else str(self.scratch)
         return {
             "HOME": home,
             "PATH": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
@@ -286,15 +270,11 @@ class Sandbox:
 
     @property
     def input_path(self) -> str:
-        return INPUT if self.level == "bwrap" else str(self.input)
-
-    @property
-    def home_path(self) -> str:
-        return HOME if self.level == "bwrap" else str(self.scratch)
+        return INPUT if self.level == SandboxLevel.BWRAP else str(self.input)
 
     @property
     def outbox_path(self) -> str:
-        return OUTBOX if self.level == "bwrap" else str(self.outbox)
+        return OUTBOX if self.level == SandboxLevel.BWRAP else str(self.outbox)
 
     def wrap(self, argv: list[str]) -> list[str]:
         """The full command line that runs `argv` inside the sandbox."""
@@ -306,7 +286,7 @@ class Sandbox:
             "--core=0",
             f"--cpu={self.limits.total_timeout_s * (os.cpu_count() or 1) + 60}",
         ]
-        if self.level == "none":
+        if self.level == SandboxLevel.NONE:
             if self.data_folder is not None:
                 target = self.scratch / ".keras" / "datasets" / "fashion-mnist"
                 if not target.exists():
@@ -357,16 +337,16 @@ class Sandbox:
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         return cgroup + args + ["--", *rlimits, "--", *drop, *argv]
 
-    def report(self, note: str = "") -> SandboxReport:
+    def report(self, note: Message | str = "") -> SandboxReport:
         cg = self._cgroups.paths if self._cgroups else {}
-        if self.level == "none":
-            return SandboxReport("none", os.geteuid(), True, "rlimit", "none",
+        if self.level == SandboxLevel.NONE:
+            return SandboxReport(SandboxLevel.NONE, os.geteuid(), True, "rlimit", "none",
                                  "tmpfs" if self._mounted else "rlimit", asdict(self.limits),
-                                 note or "Sin sandbox: el código se ejecutó con los permisos del usuario.")
-        return SandboxReport("bwrap", NOBODY, False,
+                                 note or msg("sandbox.unsandboxed_note"))
+        return SandboxReport(SandboxLevel.BWRAP, NOBODY, False,
                              "cgroup" if "memory" in cg else "rlimit",
                              "cgroup" if "pids" in cg else "none",
                              "tmpfs" if self._mounted else "rlimit", asdict(self.limits), note)
 
 
-__all__ = ["Sandbox", "Limits", "SandboxReport", "probe"]
+__all__ = ["Sandbox", "Limits", "SandboxReport", "probe", "NOBODY", "HOME", "INPUT", "OUTBOX"]

@@ -16,22 +16,30 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import data as data_module
-from . import harvest, rubric as rubric_module
 from .execute import Execution
-from .pipeline import Options, finish, grade
+from .execute import harvest as harvest_module
+from .kinds import RetrainMode, RunStatus, SandboxLevel
+from .messages import language, msg, text
+from .pipeline import Options, finish, grade, load_rubric
 from .report import terminal_summary
+from .retrain import default_cache_dir
 from .sandbox import SandboxReport
 from .submission import Submission, student_id
 
-NOTE = "auto-revisión: su propio código, ejecutado sin sandbox en su máquina"
+
+def _mode(retrain: bool) -> RetrainMode:
+    return RetrainMode.RUN if retrain else RetrainMode.CACHE_ONLY
 
 
-def check_file(path: Path, options: Options, rubric=None, retrain: bool = False):
-    rubric = rubric or rubric_module.load()
-    options = replace(options, allow_unsandboxed=True, retrain="run" if retrain else "cache-only", quiet=True)
+def check_file(path: Path, options: Options, rubric=None, retrain: bool = False, lang: str | None = None):
+    """Grade one file unsandboxed; print the summary in `lang` (the terminal's; default the report's)."""
+    rubric = rubric or load_rubric()
+    lang = language(lang or options.lang)
+    options = replace(options, allow_unsandboxed=True, retrain=_mode(retrain), quiet=True)
     result = grade(Path(path), rubric, options)
-    print(terminal_summary(result, options.lang))
-    print(f"\n  ({NOTE})\n  informe: {options.out / result.student / 'report.html'}")
+    print(terminal_summary(result, rubric, lang))
+    print(f"\n  ({text(lang, 'selfcheck.note')})")
+    print("  " + text(lang, "cli.report_path", path=str(options.out / result.student / "report.html")))
     return result
 
 
@@ -48,27 +56,23 @@ def check(namespace: dict | None = None, *, lang: str = "es", out: str = "grades
     """Grade the live objects of the calling notebook (call it as the last cell)."""
     if namespace is None:
         namespace = inspect.currentframe().f_back.f_globals
-    rubric = rubric_module.load()
+    rubric = load_rubric()
     dataset = data_module.locate(data_dir)
     name = _notebook_name(namespace)
     options = Options(out=Path(out), lang=lang, data_dir=data_dir, allow_unsandboxed=True, quiet=True,
-                      cache_dir=_cache_dir(), retrain="run" if retrain else "cache-only")
+                      cache_dir=default_cache_dir(), retrain=_mode(retrain))
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         folder = Path(tmp) / "out"
-        harvest.harvest(namespace, str(folder), str(rubric.contract_path))
-        report = SandboxReport("none", os.geteuid(), True, "none", "none", "none", {}, note=NOTE + " (objetos en memoria)")
-        execution = Execution("completed", (), folder, report, 0.0)
+        harvest_module.harvest(namespace, str(folder), str(rubric.contract_path))
+        report = SandboxReport(SandboxLevel.NONE, os.geteuid(), True, "none", "none", "none", {},
+                               note=msg("selfcheck.note_live"))
+        execution = Execution(RunStatus.COMPLETED, (), folder, report, 0.0)
         digest = hashlib.sha256(name.encode()).hexdigest()
         sub = Submission(Path(name + ".ipynb"), student_id(name), name, digest, "ipynb", b"")
         result = finish(sub, execution, rubric, options, dataset)
-    print(terminal_summary(result, lang))
-    print(f"\n  informe: {Path(out) / result.student / 'report.html'}")
+    print(terminal_summary(result, rubric, lang))
+    print("\n  " + text(lang, "cli.report_path", path=str(Path(out) / result.student / "report.html")))
     return result
-
-
-def _cache_dir():
-    from .retrain import default_cache_dir
-    return default_cache_dir()
 
 
 __all__ = ["check", "check_file"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 
 from .errors import SubmissionError, UsageError
+from .messages import msg
 
 MAX_BYTES = 20 * 1024 * 1024
 KINDS = {".ipynb": "ipynb", ".py": "py"}
@@ -38,21 +39,21 @@ def load(path: str | Path, student: str | None = None) -> Submission:
     """Read and validate the file; raises UsageError (no such file) or SubmissionError."""
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"{path}: no existe", hint="Revise la ruta de la entrega.")
+        raise UsageError(msg("submission.no_such_file", path=str(path)), hint=msg("submission.no_such_file_hint"))
     if not path.is_file():
-        raise UsageError(f"{path}: no es un archivo .ipynb o .py")
+        raise UsageError(msg("submission.not_a_file", path=str(path)))
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
-        raise UsageError(f"{path}: tipo de archivo no admitido ({path.suffix or 'sin extensión'})",
-                         hint="Entregue un notebook .ipynb o un módulo .py.")
+        raise UsageError(msg("submission.bad_suffix", path=str(path), suffix=path.suffix or msg("submission.no_suffix")),
+                         hint=msg("submission.bad_suffix_hint"))
     stem = student or path.stem
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise SubmissionError(f"el archivo pesa {size / 2**20:.0f} MB; el máximo es {MAX_BYTES / 2**20:.0f} MB",
-                              hint="Borre las salidas del notebook (Kernel → Restart & Clear Output) y vuelva a entregar.")
+        raise SubmissionError(msg("submission.too_big", size_mb=size / 2**20, max_mb=MAX_BYTES / 2**20),
+                              hint=msg("submission.too_big_hint"))
     source = path.read_bytes()
     if not source.strip():
-        raise SubmissionError("el archivo está vacío", hint="Entregue el notebook con su solución.")
+        raise SubmissionError(msg("submission.empty"), hint=msg("submission.hand_in_solution"))
     if kind == "ipynb":
         notebook(source)
     return Submission(path.resolve(), student_id(stem), stem, hashlib.sha256(source).hexdigest(), kind, source)
@@ -63,25 +64,22 @@ def notebook(source: bytes) -> nbformat.NotebookNode:
     try:
         text = source.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SubmissionError(f"el notebook no es texto UTF-8 (byte {exc.start})",
-                              hint="Guárdelo de nuevo desde Jupyter; no lo edite con otro programa.") from exc
+        raise SubmissionError(msg("submission.not_utf8", byte=exc.start), hint=msg("submission.not_utf8_hint")) from exc
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        raise SubmissionError(f"el notebook no es JSON válido: {exc}",
-                              hint="El archivo está dañado: ábralo en Jupyter, guárdelo y vuelva a entregar.") from exc
+        raise SubmissionError(msg("submission.not_json", error=str(exc)), hint=msg("submission.not_json_hint")) from exc
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        raise SubmissionError("el archivo no tiene la estructura de un notebook (falta 'cells')",
-                              hint="Entregue el .ipynb que guarda Jupyter.")
+        raise SubmissionError(msg("submission.not_notebook"), hint=msg("submission.not_notebook_hint"))
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises several unrelated types
-        raise SubmissionError(f"notebook inválido: {str(exc).splitlines()[0][:300]}",
-                              hint="Ábralo en Jupyter, guárdelo y vuelva a entregar.") from exc
+        raise SubmissionError(msg("submission.invalid_notebook", error=(str(exc).splitlines() or [type(exc).__name__])[0][:300]),
+                              hint=msg("submission.resave_hint")) from exc
     if not any(cell.cell_type == "code" and cell.source.strip() for cell in nb.cells):
-        raise SubmissionError("el notebook no tiene celdas de código", hint="Entregue el notebook con su solución.")
+        raise SubmissionError(msg("submission.no_code"), hint=msg("submission.hand_in_solution"))
     return nb
 
 
-__all__ = ["Submission", "load", "student_id", "notebook"]
+__all__ = ["Submission", "load", "student_id", "notebook", "KINDS", "MAX_BYTES"]

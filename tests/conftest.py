@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import data, rubric
+from grader import data, pipeline, rubric
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ def subset(real_data, tmp_path_factory) -> data.Dataset:
 
 @pytest.fixture(scope="session")
 def reference_rubric() -> rubric.Rubric:
-    return rubric.load()
+    return pipeline.load_rubric()
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +47,9 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 def needs_root_sandbox():
+    from grader.messages import render
     from grader.sandbox import probe
 
     reason = probe()
     if reason or os.geteuid() != 0:
-        pytest.fail(f"the sandbox tests need root and bubblewrap here: {reason or 'not root'}")
+        pytest.fail(f"the sandbox tests need root and bubblewrap here: {render(reason, 'en') if reason else 'not root'}")

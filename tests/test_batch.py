@@ -14,6 +14,7 @@ import time
 import pytest
 
 from grader.batch import discover, grade_folder
+from grader.messages import render
 from grader.pipeline import Options
 
 from .conftest import ASSIGNMENTS, needs_root_sandbox
@@ -40,11 +41,15 @@ def klass(tmp_path):
 
 
 def test_discover_names_and_skips(klass):
-    entries, skipped = discover(klass, [])
+    entries, notes = discover(klass, [])
+    skipped = [render(note, "es") for note in notes]
     students = [e.student for e in entries]
     assert students == ["ana", "beto_con_espacio", "dora", "eve_rm_-rf", "rota"]
     assert any("notas.txt" in s for s in skipped)
     assert any("fuera.ipynb" in s and "fuera de la carpeta" in s for s in skipped)
+    assert len(skipped) == 2
+    english = [render(note, "en") for note in notes]
+    assert any("notas.txt: not a submission" in s for s in english) and not any("carpeta" in s for s in english)
 
 
 def test_folder_is_graded_and_resumed(klass, subset, reference_rubric, cache_dir, tmp_path):
@@ -57,7 +62,11 @@ def test_folder_is_graded_and_resumed(klass, subset, reference_rubric, cache_dir
     statuses = {row["student"]: row["status"] for row in first["rows"]}
     assert statuses["rota"] == "invalid_submission"
     assert statuses["ana"] == "graded" and statuses["dora"] == "graded"
-    assert statuses["eve_rm_-rf"] in ("graded", "process_limit", "crashed", "timeout")
+    # A fork bomb always exhausts the pids cgroup (pids.events > 0) and takes the kernel down with
+    # it; a dead kernel in an exhausted pids cgroup is reported as process_limit (execute/notebook.py).
+    assert statuses["eve_rm_-rf"] == "process_limit"
+    eve = json.loads((out / "eve_rm_-rf" / "result.json").read_text())
+    assert eve["sandbox"]["process_cap"] == "cgroup" and eve["score"] == 0
     with open(out / "gradebook.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["student"] for r in rows} == set(statuses)
@@ -86,24 +95,33 @@ def test_killed_worker_loses_nothing(subset, reference_rubric, cache_dir, tmp_pa
     command = [sys.executable, "-m", "grader", str(folder), "--out", str(out), "--jobs", "2", "--epochs", "1",
                "--data-dir", str(subset.folder), "--cache", str(cache_dir)]
     parent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # 'rapida' finishes in seconds; 'lenta' sleeps a minute: after ~30 s its worker is the only one left
-    killed = False
+    # 'rapida' finishes in seconds; 'lenta' sleeps a minute. Kill only once rapida's worker has
+    # exited (its result on disk and one worker left): that last worker is lenta's, so the kill
+    # lands mid-run and nothing else is touched.
+    killed = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not killed:
-        time.sleep(2)
+        time.sleep(1)
         if not (out / "rapida" / "result.json").exists():
             continue
-        workers = subprocess.run(["pgrep", "-f", "-P", str(parent.pid), "grader.batch"], capture_output=True, text=True).stdout.split()
-        for pid in workers:
-            os.kill(int(pid), signal.SIGKILL)
-            killed = True
+        workers = subprocess.run(["pgrep", "-f", "-P", str(parent.pid), "grader.batch.worker"], capture_output=True,
+                                 text=True).stdout.split()
+        if len(workers) == 1:
+            os.kill(int(workers[0]), signal.SIGKILL)
+            killed.append(workers[0])
     output, _ = parent.communicate(timeout=300)
     assert killed and parent.returncode == 0, output
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
     assert set(results) == {"lenta", "rapida"}
-    assert results["lenta"]["status"] == "grader_error" or results["lenta"]["status"] == "graded"
+    assert results["lenta"]["status"] == "grader_error", results["lenta"]
+    assert results["lenta"]["message"] == ("el proceso que corregía esta entrega terminó con el código -9; "
+                                           "se recorrige en la próxima ejecución")
+    assert results["rapida"]["status"] == "graded"
+    assert "lenta: el corrector falló (código -9)" in output
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "sin cambios (no se recorrigen): rapida" in rerun.stderr  # only the killed one is graded again
+    assert "corregidas ahora: 1 · sin cambios: 1" in rerun.stdout
     again = json.loads((out / "lenta" / "result.json").read_text())
     assert again["status"] == "graded"
     assert {c["id"]: c["status"] for c in again["checks"]}["ex1_limit"] == "pass"

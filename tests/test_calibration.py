@@ -19,10 +19,10 @@ def test_every_statistical_verdict_is_calibrated_over_1000_draws(reference_rubri
     # every verdict the checks give, at every shape it is given at
     assert ("initializer (variance + KS)", "ex1", "glorot_uniform") in verdicts
     assert ("variance band", "ex1", "glorot_uniform") in verdicts
-    for init in reference_rubric.homework["initializers"]:
+    for init in reference_rubric.homework.initializers:
         assert ("initializer (variance + KS)", "homework", init) in verdicts
         assert ("initial norm band", "homework", init) in verdicts
-    for init in reference_rubric.homework["he_initializers"]:
+    for init in reference_rubric.homework.he_initializers:
         assert ("initializer (variance + KS)", "ex3", init) in verdicts  # ex3_model's hidden layers
     assert ("layer-variance similarity", "ex3", "he_normal") in verdicts
     for row in rows:

@@ -5,6 +5,7 @@ import pytest
 
 from grader import data
 from grader.errors import DataError
+from grader.messages import render
 
 
 def test_real_data_verified(real_data):
@@ -25,13 +26,33 @@ def test_corrupt_file_gives_clear_error(subset, tmp_path):
         handle.write(b"garbage")
     with pytest.raises(DataError) as info:
         data.locate(broken)
-    assert "checksum" in info.value.message and "dataset-fashion-mnist" in info.value.hint
+    spanish, english = render(info.value.message, "es"), render(info.value.message, "en")
+    assert spanish.startswith(f"{broken}: checksum incorrecto en ") and spanish.endswith("t10k-labels-idx1-ubyte.gz (archivo dañado o incompleto)")
+    assert english.startswith(f"{broken}: wrong checksum in ") and english.endswith("t10k-labels-idx1-ubyte.gz (damaged or incomplete file)")
+    assert "dataset-fashion-mnist" in render(info.value.hint, "es")
 
 
 def test_missing_folder_says_how_to_get_it(tmp_path):
     with pytest.raises(DataError) as info:
         data.locate(tmp_path / "nothing")
-    assert "apt-get install dataset-fashion-mnist" in info.value.hint
+    assert "apt-get install dataset-fashion-mnist" in render(info.value.hint, "en")
+    assert info.value.render("es").startswith(f"--data-dir {tmp_path / 'nothing'}: la carpeta no existe\n  → Instale")
+    english = info.value.render("en")
+    assert english.startswith(f"--data-dir {tmp_path / 'nothing'}: the folder does not exist\n  → Install")
+    assert not any(word in english for word in ("Instale", "carpeta", "archivos"))
+
+
+def test_nothing_found_lists_every_place_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "absent"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+    (tmp_path / "debian").mkdir()
+    with pytest.raises(DataError) as info:
+        data.locate()
+    english = render(info.value.message, "en")
+    assert english.startswith("Fashion-MNIST not found:\n  $GRADER_DATA: ")
+    assert "does not exist" in english and f"dataset-fashion-mnist: {tmp_path / 'debian'}: missing train-images" in english
+    assert render(info.value.message, "es").startswith("No se encontró Fashion-MNIST:\n  $GRADER_DATA: ")
 
 
 def test_env_variable_is_honoured(subset, monkeypatch):

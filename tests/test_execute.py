@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 
 from grader import execute, extract, submission
-from grader.rubric import REFERENCE
-from grader.sandbox import Limits, Sandbox
+from grader.execute import CellRecord
+from grader.kinds import CellStatus, RunStatus
+from grader.messages import Message, render
+from grader.rubric import Limits, reference_dir
+from grader.sandbox import Sandbox
 
 from .conftest import needs_root_sandbox
 from .helpers import notebook
 
-CONTRACT = REFERENCE / "contract.json"
+CONTRACT = reference_dir() / "contract.json"
 FAST = Limits(cell_timeout_s=60, total_timeout_s=240)
 
 
@@ -43,6 +46,10 @@ def test_cell_timeout_interrupts_and_goes_on(tmp_path, reference_rubric):
     path = notebook(tmp_path / "nb.ipynb", "import time\nwhile True: time.sleep(0.1)", "ex1_limit = 1.5")
     execution = run(path, tmp_path, replace(FAST, cell_timeout_s=5))
     assert [c.status for c in execution.cells] == ["timeout", "ok"]
+    assert execution.cells[0].status is CellStatus.TIMEOUT and execution.cells[0].ename == "CellTimeout"
+    assert render(execution.cells[0].evalue, "es") == "la celda superó el tiempo por celda"
+    assert render(execution.cells[0].evalue, "en") == "the cell exceeded the per-cell time limit"
+    assert render(execution.message, "es") == "una o más celdas superaron el tiempo por celda"
     assert extract.extract(execution, reference_rubric.contract).values["ex1_limit"] == 1.5
 
 
@@ -50,8 +57,12 @@ def test_total_timeout_when_interrupt_is_ignored(tmp_path):
     path = notebook(tmp_path / "nb.ipynb", "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)",
                     "ex1_limit = 1.5")
     execution = run(path, tmp_path, replace(FAST, cell_timeout_s=4, total_timeout_s=15))
-    assert execution.status == "timeout"
+    assert execution.status is RunStatus.TIMEOUT
     assert execution.artifacts is None
+    assert isinstance(execution.message, Message)
+    assert render(execution.message, "es").startswith("dos celdas seguidas superaron el tiempo") or \
+        render(execution.message, "es").startswith("se superó el tiempo total (15 s)")
+    assert "superó" not in render(execution.message, "en") and "time" in render(execution.message, "en")
 
 
 def test_output_flood_is_capped(tmp_path):
@@ -75,8 +86,10 @@ def test_module_exception_is_recorded_and_values_harvested(tmp_path, reference_r
     assert execution.cells[0].status == "error" and "SystemExit" in execution.cells[0].traceback
     extracted = extract.extract(execution, reference_rubric.contract)
     assert extracted.values["ex1_limit"] == 0.5
-    assert "nan" in extracted.problems["ex1_var_theory"]
-    assert extracted.problems["ex1_var_empirical"] == "no está definido"
+    assert render(extracted.problems["ex1_var_theory"], "es") == "ex1_var_theory vale nan (no es un número finito)"
+    assert render(extracted.problems["ex1_var_empirical"], "es") == "no está definido"
+    assert render(extracted.problems["ex1_var_empirical"], "en") == "is not defined"
+    assert execution.cells[0].to_json()["source_head"] == "mod.py"
 
 
 def test_forged_manifest_before_harvest_is_replaced(tmp_path, reference_rubric):
@@ -97,4 +110,27 @@ def test_symlinked_artifact_is_not_followed(tmp_path, reference_rubric):
                     "atexit.register(swap)\nex1_limit = 1.0\n")
     execution = run(path, tmp_path)
     assert execution.artifacts is None
-    assert "no pudo recoger" in extract.extract(execution, reference_rubric.contract).note
+    note = extract.extract(execution, reference_rubric.contract).note
+    assert render(note, "es") == "el grader no pudo recoger resultados: la ejecución terminó antes de la extracción"
+    assert "could not collect" in render(note, "en")
+
+
+def test_harvest_failure_is_the_run_message(tmp_path, reference_rubric):
+    # a contract name whose value breaks the harvest's encoder: a dict whose keys() lies
+    path = notebook(tmp_path / "nb.ipynb", "ex1_limit = 0.5",
+                    "import sys\nsys.modules['json'].dump = None")
+    execution = run(path, tmp_path)
+    assert execution.status is RunStatus.COMPLETED
+    assert isinstance(execution.message, Message)
+    assert render(execution.message, "es").startswith("harvest: ") and "TypeError" in render(execution.message, "es")
+    assert render(execution.message, "en").startswith("the harvest step failed: ")
+
+
+def test_to_json_keeps_the_result_keys():
+    record = CellRecord(3, "error", "x = 1", "ValueError", "boom", "trace", 12, True)
+    assert record.status is CellStatus.ERROR
+    assert record.to_json() == {"index": 3, "status": "error", "source_head": "x = 1", "ename": "ValueError",
+                                "evalue": "boom", "traceback": "trace", "output_bytes": 12, "truncated": True}
+    assert CellRecord(0, "memory_limit", "x").status is RunStatus.MEMORY_LIMIT
+    with pytest.raises(ValueError):
+        CellRecord(0, "fine", "x")

@@ -3,6 +3,7 @@
 
 import pytest
 
+from grader.messages import render
 from grader.pipeline import Options, grade
 
 from .conftest import ASSIGNMENTS, needs_root_sandbox
@@ -14,7 +15,7 @@ def test_alice_full_protocol_on_real_data(real_data, reference_rubric, tmp_path)
     result = grade(ASSIGNMENTS / "alice.ipynb", reference_rubric,
                    Options(out=tmp_path, data_dir=str(real_data.folder), cache_dir=tmp_path / "cache", quiet=True))
     assert result.status == "graded" and not result.data["subset"]
-    assert result.score == result.max_score, [(c.id, c.status, c.message.es) for c in result.checks if c.status != "pass"]
+    assert result.score == result.max_score, [(c.id, c.status, render(c.message, 'en')) for c in result.checks if c.status != "pass"]
     runs = result.retraining["runs"]
     assert set(runs) == {"glorot_uniform", "he_uniform", "he_normal"}
     for run in runs.values():

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.messages import render
 from grader.pipeline import Options, grade
 from grader.sandbox import Limits
 
@@ -215,7 +216,7 @@ def test_bad_values_are_named_and_score_nothing(run, tmp_path, code, check_id, w
     result, _ = run(notebook(tmp_path / "vals.ipynb", code))
     check = next(c for c in result.checks if c.id == check_id)
     assert check.status == "fail" and check.points == 0
-    assert words in check.message.es
+    assert words in render(check.message, "es")
 
 
 # --- broken input ----------------------------------------------------------------------------

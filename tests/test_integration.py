@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from grader.messages import render
 from grader.pipeline import Options, grade
 
 from . import golden
@@ -77,7 +78,9 @@ def test_starter_grades_without_crashing(graded):
     result, _ = graded("starter")
     s = statuses(result)
     assert result.status == "graded"
-    assert s["ex1_limit"] == "fail" and "no está definido" not in result.checks[2].message.es  # defined, but None
+    limit = next(c for c in result.checks if c.id == "ex1_limit").to_json("es")
+    assert s["ex1_limit"] == "fail" and "no está definido" not in limit["message"]  # defined, but None
+    assert "ex1_limit debe ser un número" in limit["message"]
     assert all(v in ("fail", "warn") for k, v in s.items())
     assert result.score == 0
 
@@ -93,7 +96,7 @@ def test_invalid_notebook_is_a_result_not_a_crash(subset, reference_rubric, tmp_
     bad = tmp_path / "dave.ipynb"
     bad.write_text("{not json")
     result = grade(bad, reference_rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=None, quiet=True))
-    assert result.status == "invalid_submission" and "JSON" in result.message
+    assert result.status == "invalid_submission" and "JSON" in render(result.message, "es")
     assert json.loads((tmp_path / "out" / "dave" / "result.json").read_text())["status"] == "invalid_submission"
     assert "entrega inválida" in (tmp_path / "out" / "dave" / "report.html").read_text()
 

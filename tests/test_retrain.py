@@ -7,7 +7,7 @@ import multiprocessing
 import sqlite3
 
 from grader import retrain
-from grader.pipeline import reference_model
+from grader.retrain import reference_model
 from grader.rubric import Protocol
 
 

@@ -119,3 +119,40 @@ def test_leftover_processes_are_killed_on_close():
         assert len((cgroup / "cgroup.procs").read_text().split()) >= 2
     process.wait(timeout=10)
     assert not cgroup.exists()
+
+
+def test_report_is_typed_and_its_note_reads_in_both_languages():
+    from grader.kinds import SandboxLevel
+    from grader.messages import Message, render
+
+    with Sandbox(Limits(), None, level="none") as sandbox:
+        report = sandbox.report()
+    assert report.level is SandboxLevel.NONE and isinstance(report.note, Message)
+    data = report.to_json()
+    assert set(data) == {"level", "uid", "network", "memory_cap", "process_cap", "scratch_cap", "limits", "note"}
+    assert data["limits"]["memory_mb"] == Limits().memory_mb and data["note"] is report.note
+    assert render(data, "es")["note"] == "Sin sandbox: el código se ejecutó con los permisos del usuario."
+    assert render(data, "en")["note"] == "No sandbox: the code ran with the user's permissions."
+    with Sandbox(Limits(), None) as sandbox:
+        assert sandbox.level is SandboxLevel.BWRAP and sandbox.report().to_json()["note"] == ""
+    with pytest.raises(ValueError):
+        Sandbox(Limits(), None, level="docker")
+
+
+def test_missing_bwrap_is_explained(monkeypatch):
+    from grader import sandbox as sandbox_module
+    from grader.errors import SandboxUnavailable
+    from grader.messages import render
+
+    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
+    reason = sandbox_module.probe()
+    assert render(reason, "es") == "bubblewrap (bwrap) no está instalado: apt-get install bubblewrap"
+    cage = Sandbox(Limits(), None)
+    with pytest.raises(SandboxUnavailable) as info:
+        cage.__enter__()
+    cage.close()
+    assert not cage.work.exists()
+    assert info.value.render("es").startswith("bubblewrap no puede crear el sandbox: bubblewrap (bwrap) no está instalado")
+    english = info.value.render("en")
+    assert english == ("bubblewrap cannot create the sandbox: bubblewrap (bwrap) is not installed: apt-get install bubblewrap\n"
+                       "  → Install bubblewrap, or use --allow-unsandboxed only for trusted code.")

@@ -9,6 +9,7 @@ import sys
 import nbformat
 from nbclient import NotebookClient
 
+from grader.messages import render
 from grader.selfcheck import check
 
 from .conftest import ROOT, needs_root_sandbox
@@ -38,9 +39,11 @@ def test_check_on_live_objects(subset, tmp_path):
     assert statuses["ex1_kernel_distribution"] == "pass" and statuses["ex1_limit"] == "fail"
     assert statuses["hw_initial_distribution"] == "pass" and statuses["hw_declared_initializers"] == "pass"
     retrain = next(c for c in result.checks if c.id == "hw_retrain_reproduces")
-    assert retrain.status == "warn" and "auto-revisión no entrena" in retrain.message.es
+    assert retrain.status == "warn" and "auto-revisión no entrena" in render(retrain.message, "es")
     assert result.sandbox["level"] == "none"
-    assert (tmp_path / "out" / result.student / "report.html").exists()
+    saved = json.loads((tmp_path / "out" / result.student / "result.json").read_text())
+    assert saved["sandbox"]["note"] == "auto-revisión: su propio código, ejecutado sin sandbox en su máquina (objetos en memoria)"
+    assert "SIN sandbox" in (tmp_path / "out" / result.student / "report.html").read_text()
 
 
 def test_check_from_inside_a_real_notebook(subset, tmp_path):
@@ -61,15 +64,23 @@ def test_grade_check_cli_runs_unsandboxed_with_a_note(subset, tmp_path, cache_di
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "sin sandbox" in done.stdout and "wrong_limit" in done.stdout
+    assert "(auto-revisión: su propio código, ejecutado sin sandbox en su máquina)" in done.stdout
     saved = json.loads((tmp_path / "o" / "mia" / "result.json").read_text())
     assert saved["sandbox"]["level"] == "none"
     assert "SIN sandbox" in (tmp_path / "o" / "mia" / "report.html").read_text()
+    english = subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--out", str(tmp_path / "e"), "--lang", "en",
+                              "--data-dir", str(subset.folder), "--cache", str(cache_dir)],
+                             capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert english.returncode == 0, english.stderr[-3000:]
+    assert "(self-check: your own code, run without a sandbox on your machine)" in english.stdout
+    assert "report: " in english.stdout and "informe:" not in english.stdout
 
 
 def test_self_check_cell_is_harmless_when_the_teacher_grades(subset, tmp_path, reference_rubric):
     needs_root_sandbox()
     from grader import execute, submission
-    from grader.sandbox import Limits, Sandbox
+    from grader.rubric import Limits
+    from grader.sandbox import Sandbox
 
     path = notebook(tmp_path / "n.ipynb", "ex1_limit = 0.0811107", "from grader import check\ncheck()")
     with Sandbox(Limits(cell_timeout_s=60, total_timeout_s=200), subset.folder) as sandbox:

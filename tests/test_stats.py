@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402  (a missing keras must fail, never skip)
 
 from grader.initializers import EXCESS_KURTOSIS, InitSpec
 from grader.stats import best_match, fit_kernels, mean_ci, variance_test

@@ -1,4 +1,9 @@
-"""Figures for the report, as PNG data URIs (no script, no network, nothing to escape)."""
+"""Figures for the report, as PNG data URIs (no script, no network, nothing to escape).
+
+Every function takes the initializers to draw from its caller (the rubric's), and returns None
+when there is nothing to draw, so the report simply leaves the figure out. `labels` are the
+axis and legend words, already in the reader's language.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .initializers import InitSpec, distribution  # noqa: E402
+from ..initializers import InitSpec, distribution  # noqa: E402
 
+# A palette, not a list of what to plot: known names keep their colour from report to report,
+# any other initializer the rubric names gets the next free one.
 COLORS = {"glorot_uniform": "#1f77b4", "he_uniform": "#d62728", "he_normal": "#2ca02c"}
+SPARE = ["#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 
 
-def _data_uri(fig) -> str:
+def colors_for(names) -> dict:
+    """name -> colour, the palette's where it has one, a spare one otherwise."""
+    spare = iter(SPARE * 4)
+    return {name: COLORS.get(name) or next(spare, "gray") for name in names}
+
+
+def png_data_uri(fig) -> str:
+    """A finished matplotlib figure as an inline PNG (closed afterwards to free its memory)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -35,15 +50,15 @@ def _runs_on(ax, student: dict, grader: dict, metric: str, labels: dict, colors:
     ax.grid(alpha=0.3)
 
 
-def curves(student: dict, grader: dict, labels: dict) -> str | None:
+def curves(student: dict, grader: dict, labels: dict, inits) -> str | None:
     """val_accuracy and val_loss per initializer: the student's (solid) and the grader's (dashed)."""
     if not student and not grader:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, metric in zip(axes, ("val_accuracy", "val_loss")):
-        _runs_on(ax, student, grader, metric, labels, COLORS)
+        _runs_on(ax, student, grader, metric, labels, colors_for(inits))
     axes[0].legend(fontsize=7)
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
 def exercise_curves(student: dict, grader: dict, metric: str, labels: dict) -> str | None:
@@ -52,9 +67,9 @@ def exercise_curves(student: dict, grader: dict, metric: str, labels: dict) -> s
         return None
     palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd"]
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    _runs_on(ax, student, grader, metric, labels, dict(zip(sorted(set(student) | set(grader)), palette)))
+    _runs_on(ax, student, grader, metric, labels, dict(zip(sorted(set(student) | set(grader)), palette * 4)))
     ax.legend(fontsize=7)
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
 def activation_rows(rows: dict, labels: dict) -> str | None:
@@ -83,12 +98,14 @@ def activation_rows(rows: dict, labels: dict) -> str | None:
             ax.tick_params(labelsize=6)
         axrow[0].set_ylabel(f"{name}\n({labels['log_count']})", fontsize=8)
     fig.tight_layout()
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
-def initial_histograms(models: dict, labels: dict) -> str | None:
-    """First and last kernel of each build_model probe against the theoretical density."""
-    rows = [(init, desc) for init, desc in models.items() if init in COLORS and getattr(desc, "kernels", None)]
+def initial_histograms(models: dict, labels: dict, inits) -> str | None:
+    """First and last kernel of each build_model probe (one per initializer in `inits`) against
+    the theoretical density."""
+    colors = colors_for(inits)
+    rows = [(init, desc) for init, desc in models.items() if init in colors and getattr(desc, "kernels", None)]
     if not rows:
         return None
     fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.6 * len(rows)), squeeze=False)
@@ -96,7 +113,7 @@ def initial_histograms(models: dict, labels: dict) -> str | None:
         kernels = desc.kernels
         for ax, position in zip(axrow, (0, len(kernels) - 1)):
             kernel = kernels[position].ravel()
-            ax.hist(kernel, bins=80, density=True, color=COLORS[init], alpha=0.6, label=labels["weights"])
+            ax.hist(kernel, bins=80, density=True, color=colors[init], alpha=0.6, label=labels["weights"])
             dist = distribution(InitSpec(init), kernels[position].shape)
             lo, hi = float(kernel.min()), float(kernel.max())
             pad = (hi - lo) * 0.1 + 1e-9
@@ -105,10 +122,13 @@ def initial_histograms(models: dict, labels: dict) -> str | None:
             ax.set_title(f"build_model({init!r}) — {labels['layer']} {position + 1} {kernels[position].shape}", fontsize=9)
             ax.legend(fontsize=7)
     fig.tight_layout()
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
-def ex1_histogram(kernel: np.ndarray, limit: float, student_limit: float | None, labels: dict) -> str:
+def ex1_histogram(kernel: np.ndarray, limit: float, student_limit: float | None, labels: dict) -> str | None:
+    """The student's kernel against Glorot's uniform density and the limit they computed."""
+    if kernel is None or not np.size(kernel):
+        return None
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.hist(kernel.ravel(), bins=80, density=True, alpha=0.6, label="ex1_kernel")
     ax.plot([-limit, -limit, limit, limit], [0, 1 / (2 * limit), 1 / (2 * limit), 0], color="black", label=f"U(±{limit:.4f})")
@@ -116,11 +136,13 @@ def ex1_histogram(kernel: np.ndarray, limit: float, student_limit: float | None,
         for x in (-student_limit, student_limit):
             ax.axvline(x, color="#d62728", linestyle=":", label=labels["your_limit"] if x > 0 else None)
     ax.legend(fontsize=7)
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
-def norms(student_before: dict, student_after: dict, grader: dict, labels: dict) -> str | None:
-    inits = [i for i in ("he_uniform", "he_normal") if i in student_after or i in grader]
+def norms(student_before: dict, student_after: dict, grader: dict, labels: dict, inits) -> str | None:
+    """Frobenius norm of each kernel, before and after training, student and grader, one panel
+    per initializer of `inits` (the rubric's He variants) that either side has."""
+    inits = [i for i in inits if i in student_after or i in grader]
     if not inits:
         return None
     fig, axes = plt.subplots(1, len(inits), figsize=(5 * len(inits), 3.2), squeeze=False)
@@ -136,25 +158,26 @@ def norms(student_before: dict, student_after: dict, grader: dict, labels: dict)
         ax.set_xlabel(labels["layer"])
         ax.set_ylabel("‖W‖_F")
         ax.legend(fontsize=7)
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
-def seed_dots(seeds: dict, criterion: float, labels: dict) -> str | None:
+def seed_dots(seeds: dict, criterion: float, labels: dict, baseline: str) -> str | None:
+    """One dot per seed of `init − baseline` (pp), the mean and its CI, and the criterion line."""
     if not seeds:
         return None
     fig, ax = plt.subplots(figsize=(6, 2.8))
     for row, (init, info) in enumerate(seeds.items()):
-        ax.scatter(info["diffs"], [row] * len(info["diffs"]), color=COLORS.get(init, "gray"), zorder=3)
+        ax.scatter(info["diffs"], [row] * len(info["diffs"]), color=colors_for(seeds)[init], zorder=3)
         low, high = info["ci95"]
         if np.isfinite(low):
             ax.plot([low, high], [row, row], color="black", lw=2, alpha=0.5)
         ax.scatter([info["mean"]], [row], marker="|", s=300, color="black")
     ax.axvline(criterion, color="#d62728", linestyle="--", label=f"+{criterion} pp")
     ax.axvline(0, color="gray", lw=0.8)
-    ax.set_yticks(range(len(seeds)), [f"{init} − glorot" for init in seeds])
+    ax.set_yticks(range(len(seeds)), [f"{init} − {baseline}" for init in seeds])
     ax.set_xlabel(labels["diff_pp"])
     ax.legend(fontsize=7)
-    return _data_uri(fig)
+    return png_data_uri(fig)
 
 
-__all__ = ["exercise_curves", "activation_rows", "curves", "initial_histograms", "ex1_histogram", "norms", "seed_dots"]
+__all__ = ["png_data_uri", "colors_for", "COLORS", "exercise_curves", "activation_rows", "curves", "initial_histograms", "ex1_histogram", "norms", "seed_dots"]

@@ -190,3 +190,6 @@ def run_module(source_path, out, contract_path):
     except BaseException:  # SystemExit and KeyboardInterrupt too: record, then harvest
         status = {"ok": False, "traceback": traceback.format_exc()[-20000:]}
     harvest(namespace, out, contract_path, module_status=status)
+
+
+__all__ = ["harvest", "run_module", "encode", "MAX_ARRAY", "MAX_LIST", "MAX_DEPTH"]

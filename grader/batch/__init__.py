@@ -1,0 +1,170 @@
+"""Grade a class folder: one worker process per submission, N at a time, resumable.
+
+Each submission is graded by `python -m grader.batch.worker` in its own process (JSON in, JSON
+lines out), so a crash, a hang or a `kill -9` of one worker costs only that student's result,
+which becomes a grader_error result (and is regraded on the next run). A rerun skips every
+submission whose result.json carries the same fingerprint (content, rubric, protocol, grader
+version, options). At the end the class files are rebuilt from the per-student results.
+
+    discover.py     which files are submissions (Entry, discover)
+    worker.py       the per-submission process
+    progress.py     the progress lines
+    class_files.py  gradebook.csv, results.jsonl, index.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import OutputError
+from ..kinds import GradeStatus
+from ..messages import Joined, Message, msg, render
+from ..pipeline import Options, error_result, fingerprint
+from ..report import write_result
+from ..rubric import Rubric
+from .class_files import write_class_files
+from .discover import Entry, discover
+from .progress import Progress
+
+WORKER_MEMORY_GB = 1.5  # kernel + retraining worker, resident, per submission
+
+
+def jobs_for_memory(requested: int) -> tuple[int, Message | None]:
+    """As many parallel workers as 3/4 of the RAM holds (at most `requested`), and why if fewer."""
+    try:
+        total_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        return requested, None
+    fit = max(1, int(total_gb * 0.75 / WORKER_MEMORY_GB))
+    if requested > fit:
+        return fit, msg("batch.jobs_reduced", requested=requested, fit=fit, per_job=WORKER_MEMORY_GB, total_gb=total_gb)
+    return requested, None
+
+
+def _previous(out: Path, student: str) -> dict | None:
+    try:
+        data = json.loads((out / student / "result.json").read_text(encoding="utf-8"))
+        return data if (out / student / "report.html").exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _unchanged(entry: Entry, rubric: Rubric, options: Options) -> bool:
+    previous = _previous(options.out, entry.student)
+    if entry.path is None or not previous or not previous.get("fingerprint"):
+        return False
+    sha = hashlib.sha256(entry.path.read_bytes()).hexdigest()
+    return previous["fingerprint"] == fingerprint(sha, rubric, options)
+
+
+def _write_error(entry: Entry, status: GradeStatus, message, rubric: Rubric, options: Options) -> None:
+    result = error_result(entry.student, entry.path.stem if entry.path else entry.student, status, message, rubric)
+    write_result(result, None, rubric, options.out, options.lang)
+
+
+def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, force: bool = False,
+                 rubric_path: Path | None = None, stream=sys.stderr, lang: str | None = None) -> dict:
+    """Grade every submission in `folder`; returns the class summary (also written to disk).
+
+    `lang` is the terminal's language for the progress lines (default: the report's)."""
+    from .worker import job  # not at import time: the worker process imports this package first
+
+    say_lang = lang or options.lang
+
+    def say(line) -> None:
+        print(f"  {render(line, say_lang)}", file=stream, flush=True)
+
+    entries, skipped = discover(folder, rubric.contract.get("batch_ignore", []))
+    for note in skipped:
+        say(msg("batch.skipped", note=note))
+    jobs, why = jobs_for_memory(max(1, jobs))
+    if why:
+        say(why)
+    reused = [] if force else [e.student for e in entries if _unchanged(e, rubric, options)]
+    todo = [e for e in entries if e.student not in reused]
+    progress = Progress(len(todo), jobs, say_lang, stream)
+    if reused:
+        say(msg("batch.unchanged", names=", ".join(reused)))
+    events: queue.Queue = queue.Queue()
+    reported: set[str] = set()
+    running: dict[str, tuple[subprocess.Popen, float, Entry]] = {}
+    pending = list(todo)
+
+    def reader(student: str, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            try:
+                events.put((student, json.loads(line)))
+            except ValueError:
+                continue
+        events.put((student, {"eof": True}))
+
+    while pending or running:
+        while pending and len(running) < jobs:
+            entry = pending.pop(0)
+            if entry.path is None:
+                _write_error(entry, GradeStatus.INVALID_SUBMISSION, entry.note, rubric, options)
+                progress.finish(entry.student, msg("batch.invalid", student=entry.student, note=entry.note), None)
+                continue
+            process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+            process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, options))
+            process.stdin.close()
+            running[entry.student] = (process, time.monotonic(), entry)
+            threading.Thread(target=reader, args=(entry.student, process), daemon=True).start()
+            progress.update(entry.student, msg("batch.start"))
+        if not running:
+            continue
+        student, message = events.get()
+        process, began, entry = running[student]
+        if "stage" in message:
+            progress.update(student, str(message["stage"]), str(message.get("detail", "")))
+        elif "done" in message:
+            reported.add(student)
+            done = message["done"]
+            progress.finish(student, f"{student}: {done['score']:g}/{done['max_score']:g} ({done['status']})",
+                            time.monotonic() - began)
+        elif "fatal" in message:
+            for other, (proc, _, _) in running.items():
+                if other != student:
+                    proc.kill()
+            raise OutputError(str(message["fatal"]))
+        elif "error" in message:
+            reported.add(student)
+            error = str(message["error"])
+            _write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
+            progress.finish(student, msg("batch.grader_error", student=student, error=error[:200]), time.monotonic() - began)
+        elif message.get("eof"):
+            code = process.wait()
+            del running[student]
+            try:  # whatever the worker left behind in its session (a kernel, a trainer) goes with it
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if student not in reported:
+                _write_error(entry, GradeStatus.GRADER_ERROR, msg("batch.worker_died", code=code), rubric, options)
+                progress.finish(student, msg("batch.worker_failed", student=student, code=code), time.monotonic() - began)
+    summary = write_class_files(options.out, [e.student for e in entries], rubric, skipped, options.lang)
+    summary["reused"] = reused
+    summary["graded_now"] = [e.student for e in todo]
+    return summary
+
+
+def summary_lines(summary: dict, out: Path, lang: str) -> list[str]:
+    """The closing lines of a batch run in the terminal."""
+    statuses = Joined([f"{k}: {v}" for k, v in summary["statuses"].items()], " · ")
+    head = render(msg("class.headline", n=summary["n"], mean=summary["mean"], max_score=summary["max_score"]), lang)
+    counts = render(msg("batch.counts", now=len(summary["graded_now"]), reused=len(summary["reused"])), lang)
+    return [f"\n{head} · {render(statuses, lang)}", f"  {counts}",
+            f"  {out / 'index.html'} · {out / 'gradebook.csv'} · {out / 'results.jsonl'}"]
+
+
+__all__ = ["grade_folder", "discover", "write_class_files", "jobs_for_memory", "summary_lines", "Entry", "Progress"]

@@ -1,0 +1,45 @@
+"""The class's files, rebuilt from the per-student result.json files after every batch run:
+gradebook.csv, results.jsonl and index.html (so a resumed run and a fresh one agree)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..report import render_class_page, summarize, write_text_atomic
+
+
+def load_results(out: Path, students: list[str]) -> list[dict]:
+    results = []
+    for student in students:
+        try:
+            results.append(json.loads((Path(out) / student / "result.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return results
+
+
+def write_class_files(out: Path, students: list[str], rubric, skipped: list, lang: str = "es") -> dict:
+    """gradebook.csv, results.jsonl and index.html; returns the class summary."""
+    out = Path(out)
+    results = load_results(out, students)
+    check_ids = [c.id for c in rubric.checks]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", "score", "max_score", *check_ids, "sandbox", "status", "duration_s"])
+    for r in results:
+        points = {c["id"]: c["points"] for c in r.get("checks", [])}
+        writer.writerow([r["student"], r["score"], r["max_score"], *[points.get(i, "") for i in check_ids],
+                         (r.get("sandbox") or {}).get("level", ""), r["status"],
+                         round((r.get("timings") or {}).get("total", 0.0), 1)])
+    write_text_atomic(out / "gradebook.csv", buffer.getvalue())
+    write_text_atomic(out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results))
+    summary = summarize(results, rubric, lang)
+    summary["skipped"] = list(skipped)
+    write_text_atomic(out / "index.html", render_class_page(summary, rubric, lang))
+    return summary
+
+
+__all__ = ["write_class_files", "load_results"]

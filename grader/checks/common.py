@@ -1,0 +1,95 @@
+"""What several checks share: the "missing name" and "not verified" outcomes, number formatting,
+curve comparison, and reading a reported accuracy given in % or as a fraction."""
+
+from __future__ import annotations
+
+from ..kinds import CheckStatus
+from ..messages import Joined, Localized, Message, msg, render
+from ..retrain.plan import SOURCE_REFERENCE
+from .registry import Context, Outcome
+
+
+def fmt(x: float) -> str:
+    """The grader's usual six significant digits."""
+    return f"{x:.6g}"
+
+
+def missing(ctx: Context, *names: str) -> Outcome | None:
+    """A failing outcome for the first contract name the student did not define, with the
+    contract's example; None when every name is there."""
+    for name in names:
+        if name in ctx.extracted.values:
+            continue
+        spec = ctx.rubric.contract["names"].get(name, {})
+        why = ctx.extracted.problems.get(name) or msg("check.common.not_defined")
+        example = Localized(spec.get("example", "") if isinstance(spec, dict) else "")
+        # a problem that already starts with the name (in both languages, by extract's rule) is not prefixed again
+        named = str(render(why, "es")).startswith(name)
+        message = msg("check.common.missing_named", why=why, example=example) if named else \
+            msg("check.common.missing", name=name, why=why, example=example)
+        return Outcome(CheckStatus.FAIL, 0.0, message, evidence={"missing": name})
+    return None
+
+
+def not_verified(why: Message | str, evidence: dict | None = None) -> Outcome:
+    """A warning worth no points: the grader could not look, which is not the student's fault."""
+    return Outcome(CheckStatus.WARN, 0.0, msg("check.common.not_verified", why=why), evidence=evidence or {})
+
+
+def no_retraining(ctx: Context) -> Outcome | None:
+    """The warning a retraining check gives when the grader has no run of the student's own models."""
+    r = ctx.retraining
+    if r is None or r.error or not r.main:
+        why = r.error if r is not None and r.error else msg("check.common.retrain_not_run")
+        return not_verified(why, {"retraining": why})
+    borrowed = [init for init, source in r.source.items() if source == SOURCE_REFERENCE]
+    if borrowed:
+        return Outcome(CheckStatus.WARN, 0.0, msg("check.common.reference_only", names=", ".join(borrowed)),
+                       evidence={"reference_only": borrowed})
+    return None
+
+
+def exercise_runs(ctx: Context, exercise: str) -> dict:
+    """The grader's runs for one exercise (label → RunResult), empty without retraining."""
+    return ctx.retraining.exercise(exercise) if ctx.retraining is not None else {}
+
+
+def not_recomputed(ctx: Context, exercise: str) -> Outcome | None:
+    """The warning an exercise check gives when the grader has no run of its own to compare with."""
+    if ctx.rubric.exercises is None:
+        return not_verified(msg("check.common.no_exercises"))
+    if exercise_runs(ctx, exercise):
+        return None
+    r = ctx.retraining
+    return not_verified(r.error if r is not None and r.error else msg("check.common.not_recomputed"))
+
+
+def compare_curves(student: dict, runs: dict, metric: str, close) -> tuple[dict, list]:
+    """Student's curve vs the grader's run at their last common epoch: (rows, labels that differ)."""
+    rows, off = {}, []
+    for label, run in runs.items():
+        mine_curve, theirs_curve = student.get(label, {}).get(metric, []), run.history.get(metric, [])
+        epoch = min(len(mine_curve), len(theirs_curve))
+        if not epoch:
+            off.append(label)
+            continue
+        mine, theirs = mine_curve[epoch - 1], theirs_curve[epoch - 1]
+        rows[label] = {"epoch": epoch, "student": mine, "grader": theirs}
+        if not close(mine, theirs):
+            off.append(label)
+    return rows, off
+
+
+def accuracy_fraction(value: float) -> float:
+    """A reported accuracy as a fraction of 1: students write 0.8836 or 88.36; above 1 it is a percentage."""
+    return value / 100 if value > 1.0 else value
+
+
+def truncated(items: list, limit: int) -> Joined | Message:
+    """The first `limit` items joined with "; ", then "(and N more)"."""
+    shown = Joined(items[:limit], "; ")
+    return msg("check.common.truncated", items=shown, more=len(items) - limit) if len(items) > limit else shown
+
+
+__all__ = ["fmt", "missing", "not_verified", "no_retraining", "exercise_runs", "not_recomputed", "compare_curves",
+           "accuracy_fraction", "truncated"]

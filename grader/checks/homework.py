@@ -1,0 +1,212 @@
+"""The homework's static checks: architecture, declared initializers, the initial weights
+themselves, biases, the reported histories, and the kernel norms before and after training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..initializers import InitSpec
+from ..kinds import CheckStatus
+from ..messages import Joined, Localized, LANGS, msg, render
+from ..modeldesc import ModelDesc
+from ..stats import best_match, expected_kernel_norm, fit_kernels, norms_outside_band
+from .common import accuracy_fraction, missing, truncated
+from .registry import Context, Outcome, check, count_word
+
+PASS, FAIL = CheckStatus.PASS, CheckStatus.FAIL
+
+
+def _hw_models(ctx: Context) -> dict:
+    """Every model description we have for the homework, labelled for messages."""
+    found = {}
+    for init, desc in (ctx.extracted.values.get("build_model") or {}).items():
+        found[f"build_model(kernel_initializer={init!r})"] = (init, desc)
+    for init, desc in (ctx.extracted.values.get("hw_models") or {}).items():
+        found[f"hw_models[{init!r}]"] = (init, desc)
+    return found
+
+
+def _first_line(problem) -> Localized:
+    """The first line of an extraction problem (a traceback follows it), in each language."""
+    return Localized({lang: (str(render(problem, lang)).splitlines() or [""])[0] for lang in LANGS})
+
+
+@check("hw_architecture")
+def hw_architecture(ctx: Context) -> Outcome:
+    if (absent := missing(ctx, "build_model")):
+        return absent
+    hw = ctx.rubric.homework
+    units_asked = list(hw.units)
+    problems, checked = [], 0
+    for label, (_, desc) in _hw_models(ctx).items():
+        if not isinstance(desc, ModelDesc):  # the probe failed: extract says why
+            problems.append(msg("check.hw_architecture.broken", label=label, error=_first_line(desc) if desc else ""))
+            continue
+        checked += 1
+        units = [layer.units for layer in desc.dense]
+        acts = [layer.activation for layer in desc.dense]
+        if units != units_asked:
+            problems.append(msg("check.hw_architecture.units", label=label, units=units))
+        if not acts or any(a != hw.hidden_activation for a in acts[:-1]) or acts[-1] != hw.output_activation:
+            problems.append(msg("check.hw_architecture.activations", label=label, activations=acts))
+        if math.prod(desc.input_shape) != hw.input_size:
+            problems.append(msg("check.hw_architecture.input", label=label, shape=desc.input_shape))
+    expected = msg("check.hw_architecture.expected", units=units_asked, hidden=hw.hidden_activation, output=hw.output_activation)
+    if not problems and checked:
+        return Outcome(PASS, 1.0, msg("check.hw_architecture.pass", checked=checked, expected=expected),
+                       expected, expected, {"models": checked})
+    shown = Joined(problems[:6], "; ")
+    return Outcome(FAIL, 0.0, msg("check.hw_architecture.fail", problems=shown), expected, shown, {"problems": problems})
+
+
+@check("hw_declared_initializers")
+def hw_declared_initializers(ctx: Context) -> Outcome:
+    if (absent := missing(ctx, "build_model")):
+        return absent
+    wrong, total, mistakes = [], 0, set()
+    relu = ctx.rubric.homework.hidden_activation == "relu"
+    for label, (init, desc) in _hw_models(ctx).items():
+        if not isinstance(desc, ModelDesc):
+            continue
+        for position, layer in enumerate(desc.dense, 1):
+            total += 1
+            name = layer.kernel_init.name
+            if name != init:
+                wrong.append(msg("check.hw_declared_initializers.kernel", label=label, position=position,
+                                 init=layer.kernel_init.describe()))
+                if init.startswith("he") and name.startswith("glorot") and relu:
+                    mistakes.add("glorot_with_relu")
+                if name == "random_normal" and layer.kernel_init.params.get("stddev", 1) <= 0.05:
+                    mistakes.add("random_normal_small")
+            if layer.bias_init.name != "zeros":
+                wrong.append(msg("check.hw_declared_initializers.bias", label=label, position=position,
+                                 init=layer.bias_init.describe()))
+                mistakes.add("bias_not_zeros")
+    if total == 0:
+        return Outcome(FAIL, 0.0, msg("check.hw_declared_initializers.no_models"))
+    if not wrong:
+        return Outcome(PASS, 1.0, msg("check.hw_declared_initializers.pass", layers=total), evidence={"layers": total})
+    text = truncated(wrong, 8)
+    return Outcome(FAIL, max(0.0, 1 - len(wrong) / total), msg("check.hw_declared_initializers.fail", wrong=text),
+                   found=text, evidence={"wrong": wrong, "layers": total}, mistakes=tuple(sorted(mistakes)))
+
+
+@check("hw_initial_distribution")
+def hw_initial_distribution(ctx: Context) -> Outcome:
+    if (absent := missing(ctx, "build_model")):
+        return absent
+    alpha = ctx.rubric.tolerances.alpha
+    initializers = ctx.rubric.homework.initializers
+    results, failures, mistakes = {}, [], set()
+    for init in initializers:
+        desc = ctx.extracted.values["build_model"].get(init)
+        if not isinstance(desc, ModelDesc):
+            failures.append(msg("check.hw_initial_distribution.invalid", init=init))
+            continue
+        fit = fit_kernels(desc.kernels, InitSpec(init), alpha)
+        best, _ = best_match(desc.kernels, alpha)
+        results[init] = {"ok": fit.ok, "ks_p": fit.pooled_ks_p, "best_match": best,
+                         "z": [layer.variance.z for layer in fit.layers], "z_crit": fit.layers[0].variance.z_crit}
+        if not fit.ok:
+            failures.append(msg("check.hw_initial_distribution.looks_like", init=init, best=best))
+            if init.startswith("he") and best.startswith("glorot"):
+                mistakes.add("glorot_with_relu")
+    if not failures:
+        return Outcome(PASS, 1.0, msg("check.hw_initial_distribution.pass", count=count_word(len(initializers))),
+                       evidence=results)
+    good = len(results) - sum(not r["ok"] for r in results.values())
+    return Outcome(FAIL, good / len(initializers), msg("check.hw_initial_distribution.fail", failures=Joined(failures, "; ")),
+                   evidence=results, mistakes=tuple(sorted(mistakes)))
+
+
+@check("hw_biases_zero")
+def hw_biases_zero(ctx: Context) -> Outcome:
+    if (absent := missing(ctx, "build_model")):
+        return absent
+    bad, valid = [], 0
+    for init, desc in ctx.extracted.values["build_model"].items():
+        if not isinstance(desc, ModelDesc):
+            continue
+        valid += 1
+        for position, layer in enumerate(desc.dense, 1):
+            if layer.bias is not None and np.any(layer.bias):
+                bad.append(msg("check.hw_biases_zero.layer", init=init, position=position,
+                               value=float(np.abs(layer.bias).max())))
+    if not valid:
+        return Outcome(FAIL, 0.0, msg("check.hw_biases_zero.no_models"))
+    if not bad:
+        return Outcome(PASS, 1.0, msg("check.hw_biases_zero.pass"))
+    return Outcome(FAIL, 0.0, msg("check.hw_biases_zero.fail", nonzero=Joined(bad[:6], "; ")),
+                   evidence={"nonzero": bad}, mistakes=("bias_not_zeros",))
+
+
+@check("hw_histories")
+def hw_histories(ctx: Context) -> Outcome:
+    if (absent := missing(ctx, "hw_val_accuracy", "hw_histories")):
+        return absent
+    problems, epochs = [], ctx.rubric.protocol.epochs
+    for init in ctx.rubric.homework.initializers:
+        history = ctx.extracted.values["hw_histories"].get(init, {})
+        curve = history.get("val_accuracy")
+        reported = ctx.extracted.values["hw_val_accuracy"].get(init)
+        if not curve:
+            problems.append(msg("check.hw_histories.no_val_accuracy", init=init))
+            continue
+        if len(curve) != epochs:
+            problems.append(msg("check.hw_histories.epochs", init=init, found=len(curve), epochs=epochs))
+        if reported is not None and not math.isclose(accuracy_fraction(reported), curve[-1], abs_tol=1e-4):
+            problems.append(msg("check.hw_histories.last_epoch", init=init, reported=reported, last=curve[-1]))
+    if not problems:
+        return Outcome(PASS, 1.0, msg("check.hw_histories.pass", epochs=epochs))
+    return Outcome(FAIL, 0.0, msg("check.hw_histories.fail", problems=Joined(problems, "; ")), evidence={"problems": problems})
+
+
+@check("hw_kernel_norms")
+def hw_kernel_norms(ctx: Context) -> Outcome:
+    if (absent := missing(ctx, "hw_kernel_norms_before", "hw_kernel_norms_after")):
+        return absent
+    tol = ctx.rubric.tolerances
+    before, after = ctx.extracted.values["hw_kernel_norms_before"], ctx.extracted.values["hw_kernel_norms_after"]
+    models = ctx.extracted.values.get("hw_models") or {}
+    problems, mistakes, evidence = [], set(), {}
+    for init in ctx.rubric.homework.he_initializers:
+        b, a = before.get(init), after.get(init)
+        if b is None or a is None:
+            problems.append(msg("check.hw_kernel_norms.missing", init=init))
+            continue
+        if len(b) == len(a) and np.allclose(b, a, rtol=1e-7, atol=0):
+            problems.append(msg("check.hw_kernel_norms.identical", init=init))
+            mistakes.add("reset_weights")
+        shapes = ctx.rubric.homework.kernel_shapes
+        desc = models.get(init)
+        if isinstance(desc, ModelDesc):
+            shapes = [k.shape for k in desc.kernels]
+            recomputed = [float(np.linalg.norm(k.astype(np.float64))) for k in desc.kernels]
+            evidence[init] = {"after_recomputed": recomputed}
+            if len(a) != len(recomputed) or not np.allclose(a, recomputed, rtol=tol.norms_relative):
+                problems.append(msg("check.hw_kernel_norms.after_differs", init=init, after=np.round(a, 3).tolist(),
+                                    recomputed=np.round(recomputed, 3).tolist()))
+        expected = [expected_kernel_norm(InitSpec(init), shape) for shape in shapes]
+        evidence.setdefault(init, {})["before_expected"] = [e for e, _ in expected]
+        if len(b) != len(expected):
+            problems.append(msg("check.hw_kernel_norms.count", init=init, found=len(b), layers=len(expected)))
+        elif "reset_weights" not in mistakes:
+            off = norms_outside_band(b, InitSpec(init), shapes, tol.alpha)
+            if off:
+                glorot = [expected_kernel_norm(InitSpec("glorot_uniform"), shape)[0] for shape in shapes]
+                like_glorot = np.allclose(b, glorot, rtol=0.05)
+                problems.append(msg("check.hw_kernel_norms.far", init=init, layers=off,
+                                    expected=np.round([e for e, _ in expected], 2).tolist(),
+                                    like=msg("check.hw_kernel_norms.like_glorot") if like_glorot else ""))
+                if like_glorot:
+                    mistakes.add("glorot_with_relu")
+    if not problems:
+        return Outcome(PASS, 1.0, msg("check.hw_kernel_norms.pass"), evidence=evidence)
+    return Outcome(FAIL, 0.0, msg("check.hw_kernel_norms.fail", problems=Joined(problems, "; ")), evidence=evidence,
+                   mistakes=tuple(sorted(mistakes)))
+
+
+__all__ = ["hw_architecture", "hw_declared_initializers", "hw_initial_distribution", "hw_biases_zero", "hw_histories",
+           "hw_kernel_norms"]

@@ -1,0 +1,48 @@
+"""Stage 1: run the submission inside the sandbox, then the grader's harvest step in the same
+process, and copy the artifacts out (regular files only, size-capped, never following links).
+
+    notebook.py   a .ipynb in a real Jupyter kernel, cell by cell, the harvest as a last cell
+    module.py     a .py as __main__ in one interpreter, the harvest after it
+    artifacts.py  harvest.py into the sandbox, its launcher line, its files back out
+    harvest.py    runs INSIDE the sandbox, in the student's process; imports nothing from grader
+    records.py    CellRecord and Execution
+
+A failing cell does not stop the rest; a run that hits a limit keeps that limit as its status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from .. import submission as submission_module
+from ..sandbox import Sandbox
+from ..submission import Submission
+from . import artifacts as artifacts_module
+from .module import module_cells, run_module
+from .notebook import run_notebook
+from .records import CellRecord, Execution
+
+LOG_TAIL = 20000
+
+
+def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: Path) -> Execution:
+    """Execute `sub` inside `sandbox` (already entered) and collect its artifacts."""
+    started = time.monotonic()
+    artifacts_module.install(sandbox, contract_path)
+    log_path = sandbox.work / "kernel.log"
+    if sub.kind == "ipynb":
+        nb = submission_module.notebook(sub.source)
+        status, cells, message = asyncio.run(run_notebook(nb, sandbox, log_path))
+    else:
+        (sandbox.input / "submission.py").write_bytes(sub.source)
+        status, cells, message = run_module(sandbox, log_path)
+    artifacts = artifacts_module.copy_out(sandbox.outbox, artifacts_dest)
+    if sub.kind == "py" and artifacts is not None:
+        cells = module_cells(artifacts, sub.path.name)
+    log_tail = log_path.read_text(errors="replace")[-LOG_TAIL:] if log_path.exists() else ""
+    return Execution(status, tuple(cells), artifacts, sandbox.report(), time.monotonic() - started, message, log_tail)
+
+
+__all__ = ["run", "Execution", "CellRecord"]

@@ -1,0 +1,76 @@
+"""The harvest's round trip: put harvest.py and the contract into the sandbox, start it with
+one launcher line, and copy what it wrote back out.
+
+The copy trusts nothing in the outbox (the student's code shares it): only regular files with
+the harvest's own names, opened without following links, each and all size-capped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+HARVEST_SOURCE = Path(__file__).with_name("harvest.py")
+MAX_ARTIFACT_FILE = 200 * 1024 * 1024
+MAX_ARTIFACTS_TOTAL = 400 * 1024 * 1024
+MAX_NAMES = 5000
+ARTIFACT_NAME = re.compile(r"^(manifest\.json|\d{4}-(array\.npy|model\.json))$")
+# The self-check does not run while a teacher grades: a notebook ending in
+# `from grader import check; check()` imports this stand-in. Its words are course Spanish
+# printed into the student's own notebook, not grader output, so they stay as they are.
+SHIM = ('"""Stand-in for grader inside the sandbox: self-check is skipped while a teacher grades."""\n'
+        "def check(*args, **kwargs):\n"
+        "    print('grader: la auto-revisión no se ejecuta durante la corrección')\n")
+
+
+def install(sandbox, contract_path: Path) -> None:
+    """Write harvest.py, the contract and the `grader` stand-in into the sandbox's input folder."""
+    (sandbox.input / "harvest.py").write_bytes(HARVEST_SOURCE.read_bytes())
+    (sandbox.input / "contract.json").write_bytes(Path(contract_path).read_bytes())
+    shim = sandbox.input / "shim" / "grader"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "__init__.py").write_text(SHIM)
+
+
+def launcher(sandbox, entry: str, first_argument: str) -> str:
+    """Python source that loads harvest.py (as seen inside the sandbox) into a namespace of its
+    own and calls `entry(first_argument, outbox, contract)`: the notebook's last cell runs
+    `launcher(sb, "harvest", "globals()")`, a module run `launcher(sb, "run_module", repr(path))`."""
+    inp = sandbox.input_path
+    return (f"_grader_ns = {{'__name__': 'grader_harvest'}}\n"
+            f"exec(compile(open({inp + '/harvest.py'!r}).read(), 'grader-harvest', 'exec'), _grader_ns)\n"
+            f"_grader_ns[{entry!r}]({first_argument}, {sandbox.outbox_path!r}, {inp + '/contract.json'!r})\n")
+
+
+def copy_out(source: Path, dest: Path) -> Path | None:
+    """Copy regular files with expected names; never follow a link the student planted.
+    Returns `dest`, or None when no manifest came out."""
+    try:
+        dir_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    total = 0
+    try:
+        for name in sorted(os.listdir(dir_fd))[:MAX_NAMES]:
+            if not ARTIFACT_NAME.match(name):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ARTIFACT_FILE or total + info.st_size > MAX_ARTIFACTS_TOTAL:
+                    continue
+                total += info.st_size
+                (dest / name).write_bytes(handle.read(info.st_size))
+    finally:
+        os.close(dir_fd)
+    return dest if (dest / "manifest.json").exists() else None
+
+
+__all__ = ["install", "launcher", "copy_out", "HARVEST_SOURCE", "SHIM", "ARTIFACT_NAME", "MAX_ARTIFACT_FILE",
+           "MAX_ARTIFACTS_TOTAL"]

@@ -1,0 +1,79 @@
+"""A .py submission, run as __main__ in one interpreter inside the sandbox, harvest included.
+
+The harvest's `run_module` executes the file, records an exception (SystemExit too) and then
+harvests the module's namespace, all in that one process. Its output is drained into a capped
+buffer, the kernel log of a module run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from ..kinds import CellStatus, RunStatus
+from ..messages import Message, msg
+from ..sandbox import Sandbox
+from .artifacts import launcher
+from .records import CellRecord
+
+
+def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str]:
+    """Run `submission.py` (already in the sandbox's input folder); (status, [], message).
+    The module's one record comes from the manifest afterwards (`module_cells`)."""
+    limits = sandbox.limits
+    runner = launcher(sandbox, "run_module", repr(sandbox.input_path + "/submission.py"))
+    argv = sandbox.wrap([sys.executable, "-c", runner])
+    kept = bytearray()
+
+    def drain(stream) -> None:
+        for chunk in iter(lambda: stream.read(65536), b""):
+            if len(kept) < limits.output_bytes_total:
+                kept.extend(chunk[: limits.output_bytes_total - len(kept)])
+
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               cwd=str(sandbox.work), start_new_session=True)
+    reader = threading.Thread(target=drain, args=(process.stdout,), daemon=True)
+    reader.start()
+    status, message = RunStatus.COMPLETED, ""
+    try:
+        process.wait(timeout=limits.total_timeout_s)
+    except subprocess.TimeoutExpired:
+        status, message = RunStatus.TIMEOUT, msg("execute.total_timeout", seconds=limits.total_timeout_s)
+    finally:
+        try:
+            os.killpg(process.pid, 9)
+        except OSError:
+            pass
+        sandbox.kill_all()
+        process.wait()
+        reader.join(timeout=5)
+    if status == RunStatus.COMPLETED and process.returncode not in (0, None):
+        if sandbox.pids_exhausted():
+            status, message = RunStatus.PROCESS_LIMIT, msg("execute.process_limit")
+        elif sandbox.oom_killed():
+            status, message = RunStatus.MEMORY_LIMIT, msg("execute.memory_limit")
+        elif process.returncode < 0 or process.returncode >= 128:
+            status, message = RunStatus.CRASHED, msg("execute.process_died", code=process.returncode)
+    log_path.write_text(kept.decode("utf-8", "replace"))
+    return status, [], message
+
+
+def module_cells(artifacts: Path, name: str) -> list[CellRecord]:
+    """The module's single record: ok, or the exception the harvest recorded while running it."""
+    try:
+        module = json.loads((artifacts / "manifest.json").read_text()).get("module") or {}
+    except (OSError, ValueError, AttributeError):
+        module = {}
+    if not isinstance(module, dict) or module.get("ok", True):
+        return [CellRecord(0, CellStatus.OK, name)]
+    trace = str(module.get("traceback", ""))[-20000:]
+    last = trace.strip().splitlines()[-1] if trace.strip() else ""
+    ename, _, evalue = last.partition(":")
+    return [CellRecord(0, CellStatus.ERROR, name, ename.strip()[:200], evalue.strip()[:2000], trace)]
+
+
+__all__ = ["run_module", "module_cells"]

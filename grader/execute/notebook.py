@@ -1,0 +1,200 @@
+"""A notebook, run cell by cell in a real Jupyter kernel inside the sandbox.
+
+nbclient drives the kernel from outside; ipykernel runs inside bwrap, talking over ipc
+sockets in a folder bound at the same path on both sides. Each code cell is recorded (ok,
+error with its traceback, timeout, not run); a failing cell does not stop the rest. After the
+last cell the harvest runs as one more cell, in the same kernel, on the live objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from ..kinds import CellStatus, RunStatus
+from ..messages import DEFAULT_LANG, Message, msg, render
+from ..rubric import Limits
+from ..sandbox import NOBODY, Sandbox
+from .artifacts import launcher
+from .records import CellRecord, head, strip_ansi
+
+TIMEOUT_ENAME = "CellTimeout"
+HARVEST_TIMEOUT_S = 600
+
+
+class CappedClient(NotebookClient):
+    """nbclient that keeps at most N bytes of output per cell and per notebook, and remembers
+    which cells it had to interrupt."""
+
+    def __init__(self, *args, limits: Limits, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = limits
+        self._per_cell: dict[int, int] = {}
+        self._total = 0
+        self.truncated: set[int] = set()
+        self.timed_out: set[int] = set()
+        self.current_cell = -1
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.timed_out.add(self.current_cell)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    @staticmethod
+    def _size(message: dict) -> int:
+        content = message.get("content", {})
+        if "text" in content:
+            return len(content["text"])
+        if "data" in content:
+            return sum(len(str(value)) for value in content["data"].values())
+        if "traceback" in content:
+            return sum(len(line) for line in content["traceback"])
+        return 0
+
+    def output(self, outs, msg, display_id, cell_index):  # nbclient's signature (`msg` is its name)
+        size = self._size(msg)
+        used = self._per_cell.get(cell_index, 0) + size
+        self._per_cell[cell_index] = used
+        self._total += size
+        over = used > self._limits.output_bytes_per_cell or self._total > self._limits.output_bytes_total
+        if over and msg["msg_type"] != "error":
+            if cell_index not in self.truncated:
+                self.truncated.add(cell_index)
+                # Lives only in the grader's in-memory copy of the notebook (it counts in
+                # output_bytes, which result.json keeps): a notebook output is text, so it is
+                # written in the default language; `CellRecord.truncated` is what readers see.
+                outs.append(nbformat.v4.new_output("stream", name="stderr",
+                                                   text=render(Message("execute.output_truncated"), DEFAULT_LANG)))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class KernelManager(AsyncKernelManager):
+    """Lets the unprivileged kernel read its connection file (jupyter writes it 0600)."""
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if os.geteuid() == 0:
+            os.chown(self.connection_file, NOBODY, NOBODY)
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+def cell_record(index: int, cell, truncated: bool, timed_out: bool, cell_timeout_s: int) -> CellRecord:
+    size = sum(len(json.dumps(output)) for output in cell.get("outputs", []))
+    if timed_out:
+        return CellRecord(index, CellStatus.TIMEOUT, head(cell.source), TIMEOUT_ENAME, msg("execute.cell_timeout"),
+                          output_bytes=size, truncated=truncated)
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            if output.get("ename") == TIMEOUT_ENAME:
+                evalue = msg("execute.cell_timeout_after", seconds=cell_timeout_s)
+                return CellRecord(index, CellStatus.TIMEOUT, head(cell.source), TIMEOUT_ENAME, evalue,
+                                  _traceback(output), size, truncated)
+            return CellRecord(index, CellStatus.ERROR, head(cell.source), output.get("ename", ""),
+                              strip_ansi(str(output.get("evalue", "")))[:2000], _traceback(output), size, truncated)
+    return CellRecord(index, CellStatus.OK, head(cell.source), output_bytes=size, truncated=truncated)
+
+
+def _traceback(output) -> str:
+    return strip_ansi("\n".join(output.get("traceback", [])))[-20000:]
+
+
+def _kernel_client(nb, sandbox: Sandbox, limits: Limits) -> CappedClient:
+    spec_dir = sandbox.work / "kernels" / "grader"
+    spec_dir.mkdir(parents=True)
+    argv = sandbox.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                         "--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"])
+    (spec_dir / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": "grader sandbox", "language": "python", "interrupt_mode": "message"}))
+    km = KernelManager(kernel_name="grader", transport="ipc",
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(sandbox.work / "kernels")]))
+    km.ip = str(sandbox.conn / "k")
+    km.connection_file = str(sandbox.conn / "kernel.json")
+    # the kernel puts this text in the notebook's error output (text, hence the default language);
+    # cell_record reads the output's ename and records a Message instead
+    timeout_text = render(msg("execute.cell_timeout_after", seconds=limits.cell_timeout_s), DEFAULT_LANG)
+    return CappedClient(nb, km=km, limits=limits, timeout=limits.cell_timeout_s, allow_errors=True,
+                        interrupt_on_timeout=True, startup_timeout=180, shutdown_kernel="immediate",
+                        error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": timeout_text, "traceback": []},
+                        resources={"metadata": {"path": str(sandbox.work)}})
+
+
+async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str]:
+    """Run every non-empty code cell, then the harvest; (status, cell records, message)."""
+    limits = sandbox.limits
+    client = _kernel_client(nb, sandbox, limits)
+    records: dict[int, CellRecord] = {}
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+    order = [i for i, _ in code_cells]
+    harvest_cell = nbformat.v4.new_code_cell(launcher(sandbox, "harvest", "globals()"))
+    status, message = RunStatus.COMPLETED, ""
+    deadline = time.monotonic() + limits.total_timeout_s
+    total_timeout = msg("execute.total_timeout", seconds=limits.total_timeout_s)
+
+    async def run_all() -> None:
+        nonlocal status, message
+        with open(log_path, "wb") as log:
+            async with client.async_setup_kernel(stdout=log, stderr=log):
+                for position, (index, cell) in enumerate(code_cells):
+                    if time.monotonic() >= deadline - 1:
+                        status, message = RunStatus.TIMEOUT, total_timeout
+                        return
+                    client.timeout = max(1, int(min(limits.cell_timeout_s, deadline - time.monotonic())))
+                    client.current_cell = index
+                    try:
+                        await client.async_execute_cell(cell, index)
+                    finally:
+                        records[index] = cell_record(index, cell, index in client.truncated, index in client.timed_out,
+                                                     limits.cell_timeout_s)
+                    if index in client.timed_out and position > 0 and order[position - 1] in client.timed_out:
+                        status, message = RunStatus.TIMEOUT, msg("execute.interrupt_ignored")
+                        return
+                if time.monotonic() >= deadline - 1:
+                    status, message = RunStatus.TIMEOUT, total_timeout
+                    return
+                client.timeout = max(1, int(min(HARVEST_TIMEOUT_S, deadline - time.monotonic())))
+                nb.cells.append(harvest_cell)
+                client.current_cell = len(nb.cells) - 1
+                await client.async_execute_cell(harvest_cell, len(nb.cells) - 1)
+                if client.current_cell in client.timed_out:
+                    status, message = RunStatus.TIMEOUT, msg("execute.no_time_to_harvest")
+                    return
+                harvest_error = [o for o in harvest_cell.outputs if o.get("output_type") == "error"]
+                if harvest_error:
+                    message = msg("execute.harvest_failed", traceback=_traceback(harvest_error[0])[-3000:])
+
+    try:
+        await asyncio.wait_for(run_all(), timeout=limits.total_timeout_s + 30)
+    except DeadKernelError:
+        status = RunStatus.PROCESS_LIMIT if sandbox.pids_exhausted() else \
+            RunStatus.MEMORY_LIMIT if sandbox.oom_killed() else RunStatus.CRASHED
+        message = msg("execute.kernel_died")
+    except TimeoutError as exc:  # CellTimeoutError subclasses it; asyncio.wait_for raises it
+        detail = str(exc).rstrip()
+        status = RunStatus.TIMEOUT
+        message = msg("execute.total_timeout_detail", seconds=limits.total_timeout_s, detail=detail) \
+            if detail.strip() else total_timeout
+    except RuntimeError as exc:  # kernel failed to start
+        status, message = RunStatus.CRASHED, msg("execute.kernel_did_not_start", error=str(exc))
+    finally:
+        sandbox.kill_all()
+    cells = []
+    for index, cell in code_cells:
+        record = records.get(index) or CellRecord(index, CellStatus.NOT_RUN, head(cell.source))
+        if record.status == CellStatus.OK and status != RunStatus.COMPLETED and index == max(records, default=-1):
+            record = CellRecord(index, status, record.source_head, ename=status.value, evalue=message)
+        cells.append(record)
+    if any(c.status == CellStatus.TIMEOUT for c in cells) and status == RunStatus.COMPLETED:
+        message = msg("execute.cell_timeouts")
+    return status, cells, message
+
+
+__all__ = ["run_notebook", "cell_record", "CappedClient", "KernelManager", "TIMEOUT_ENAME"]

@@ -1,0 +1,99 @@
+"""Stage 2: the harvest's artifacts, read with size caps and checked against the contract.
+
+Every contract name ends up either in `values` (a validated Python value: float, bool,
+ndarray, dict, list, ModelDesc) or in `problems` (a catalog message saying why). Nothing here
+trusts a value: the checks compare it with what the grader recomputes.
+
+A problem either begins with the contract name in every language (the reader's refusals:
+"`ex1_limit` debe ser un número…") or in none ("no está definido"), so a check can decide
+once whether to put the name in front.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..errors import ArtifactError
+from ..execute import Execution
+from ..messages import Message, msg
+from .reader import Reader, kind_of
+
+MAX_MANIFEST = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Extracted:
+    values: dict = field(default_factory=dict)
+    problems: dict = field(default_factory=dict)  # name -> Message | str (missing, wrong type, …)
+    note: Message | str = ""  # why nothing could be read at all, if so
+
+
+class _Unreadable(Exception):
+    """The manifest is there but not usable; carries the reason as a Message or text."""
+
+
+def _manifest(folder) -> dict:
+    path = folder / "manifest.json"
+    try:
+        if path.stat().st_size > MAX_MANIFEST:
+            raise _Unreadable(msg("extract.manifest_too_big"))
+        manifest = json.loads(path.read_text())
+        values = manifest["values"]  # not a dict at all: the TypeError's own words
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _Unreadable(str(exc)) from exc
+    if not isinstance(values, dict):
+        raise _Unreadable(msg("extract.values_not_dict"))
+    return manifest
+
+
+def _read(reader: Reader, entry, name: str, spec: dict):
+    kind, keys = spec.get("type"), spec.get("keys", [])
+    if kind == "number":
+        return reader.number(entry, name)
+    if kind == "bool":
+        return reader.boolean(entry, name)
+    if kind == "array":
+        return reader.array(entry, name, spec.get("shape"))
+    if kind == "model":
+        return reader.model(entry, name)
+    if kind == "list_number":
+        return reader.number_list(entry, name)
+    if kind == "callable":
+        probe = spec.get("probe") if isinstance(spec.get("probe"), dict) else {}
+        return reader.probe(entry, name, str(probe.get("kwarg", "kernel_initializer")))
+    per_item = {"dict_number": reader.number, "dict_history": reader.history, "dict_model": reader.model,
+                "dict_list_number": reader.number_list}.get(kind)
+    if per_item is not None:
+        return reader.keyed(entry, name, keys, per_item)
+    raise ArtifactError(msg("extract.unknown_contract_type", kind=kind))
+
+
+def extract(execution: Execution, contract: dict) -> Extracted:
+    folder = execution.artifacts
+    names = contract["names"]
+    if folder is None or not (folder / "manifest.json").is_file():
+        note = msg("extract.no_artifacts")
+        return Extracted({}, {name: note for name in names}, note)
+    try:
+        manifest = _manifest(folder)
+    except _Unreadable as exc:
+        note = msg("extract.unreadable", error=exc.args[0])
+        return Extracted({}, {name: note for name in names}, note)
+    values_raw = manifest["values"]
+    harvest_errors = manifest.get("errors") if isinstance(manifest.get("errors"), dict) else {}
+    reader = Reader(folder)
+    values, problems = {}, {}
+    for name, spec in names.items():
+        if name not in values_raw:
+            problems[name] = msg("extract.not_exported", error=str(harvest_errors[name])[-500:]) \
+                if name in harvest_errors else msg("extract.not_defined")
+            continue
+        try:
+            values[name] = _read(reader, values_raw[name], name, spec)
+        except ArtifactError as exc:
+            problems[name] = exc.message
+    return Extracted(values, problems)
+
+
+__all__ = ["Extracted", "extract", "Reader", "kind_of", "MAX_MANIFEST"]

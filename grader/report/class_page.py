@@ -1,0 +1,70 @@
+"""The class summary page (index.html): score spread, pass rate per check, frequent mistakes.
+
+Built from the per-student result.json dicts (not from live objects), so a resumed batch and a
+fresh one draw the same page; in the run's language, like the students' reports.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..messages import catalog, language, render, text  # noqa: E402
+from .plots import png_data_uri  # noqa: E402
+from .student import TEMPLATES, ui_texts  # noqa: E402
+
+
+def summarize(results: list[dict], rubric, lang: str = "es") -> dict:
+    """Pass rate per rubric check, who made each common mistake, status counts, one row per student."""
+    scores = [r["score"] for r in results]
+    checks = []
+    for spec in rubric.checks:
+        statuses = [c["status"] for r in results for c in r.get("checks", []) if c["id"] == spec.id]
+        passed = sum(s == "pass" for s in statuses)
+        checks.append({"id": spec.id, "points": spec.points, "passed": passed, "total": len(statuses),
+                       "rate": passed / len(statuses) if statuses else 0.0})
+    who: dict[str, set] = {}
+    for r in results:
+        for c in r.get("checks", []):
+            for code in c.get("mistakes", []):
+                who.setdefault(code, set()).add(r["student"])
+    mistakes = [{"code": code, "count": len(names), "students": sorted(names),
+                 "symptom": rubric.mistake(code, "symptom", lang), "fix": rubric.mistake(code, "fix", lang)}
+                for code, names in sorted(who.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    statuses = Counter(str(r["status"]) for r in results)
+    rows = sorted(({"student": r["student"], "name": r.get("display_name", r["student"]), "score": r["score"],
+                    "max_score": r["max_score"], "status": str(r["status"]),
+                    "sandbox": (r.get("sandbox") or {}).get("level", "")} for r in results), key=lambda x: x["student"])
+    return {"n": len(results), "scores": scores, "max_score": rubric.max_score,
+            "mean": sum(scores) / len(scores) if scores else 0.0, "checks": checks, "mistakes": mistakes,
+            "statuses": dict(statuses), "rows": rows, "skipped": []}
+
+
+def histogram(scores: list[float], max_score: float, lang: str = "es") -> str | None:
+    if not scores:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.hist(scores, bins=min(20, max(5, len(scores))), range=(0, max_score), color="#24364b")
+    ax.set_xlabel(text(lang, "class.axis_score"))
+    ax.set_ylabel(text(lang, "class.axis_students"))
+    return png_data_uri(fig)
+
+
+def render_class_page(summary: dict, rubric, lang: str = "es") -> str:
+    lang = language(lang)
+    words = {key[len("class."):]: value for key, value in catalog(lang).items() if key.startswith("class.")}
+    words["headline"] = text(lang, "class.headline", n=summary["n"], mean=summary["mean"], max_score=summary["max_score"])
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("index.html.j2").render(
+        s=summary, t=words, lang=lang, histogram=histogram(summary["scores"], summary["max_score"], lang),
+        run_status=ui_texts(rubric, lang)["grade_status"], skipped=[render(note, lang) for note in summary.get("skipped", [])],
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+__all__ = ["summarize", "render_class_page", "histogram"]

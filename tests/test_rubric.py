@@ -1,0 +1,114 @@
+"""The rubric as typed data: the reference loads, every class fact is derived from it, and a
+teacher's mistake names the field that is wrong."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from grader import rubric
+from grader.checks import registered_ids
+from grader.errors import RubricError
+from grader.messages import render
+
+
+@pytest.fixture()
+def reference_copy(tmp_path):
+    folder = tmp_path / "ref"
+    shutil.copytree(rubric.reference_dir(), folder)
+    return folder
+
+
+def load_edited(folder, edit=None, contract_edit=None):
+    path = folder / "rubric.json"
+    raw = json.loads(path.read_text())
+    if edit:
+        edit(raw)
+    path.write_text(json.dumps(raw))
+    if contract_edit:
+        contract = json.loads((folder / "contract.json").read_text())
+        contract_edit(contract)
+        (folder / "contract.json").write_text(json.dumps(contract))
+    loaded = rubric.load(path, folder / "contract.json", folder / "mistakes.json")
+    rubric.verify_check_ids(loaded, registered_ids())
+    return loaded
+
+
+def test_reference_loads_as_typed_sections(reference_rubric):
+    hw = reference_rubric.homework
+    assert hw.units == (300, 200, 100, 50, 10) and hw.input_size == 784
+    assert hw.kernel_shapes == [(784, 300), (300, 200), (200, 100), (100, 50), (50, 10)]
+    assert reference_rubric.exercise1.conv.kh == 3 and reference_rubric.tolerances.alpha == 1e-4
+    assert reference_rubric.exercises.ex2.runs["random_normal"].params == {"mean": 0.0, "stddev": 0.01}
+    assert reference_rubric.protocol.epochs == 20 and reference_rubric.limits.total_timeout_s == 4200
+    assert reference_rubric.max_score == sum(c.points for c in reference_rubric.checks) == 33
+
+
+def test_facts_are_derived_from_the_rubric(reference_rubric, reference_copy):
+    facts = reference_rubric.facts()
+    assert facts["ex1_fan_sum"] == 912 and round(facts["ex1_limit"], 4) == 0.0811
+    assert facts["measured_seeds"] == 5 and facts["measured_holds"] == 1  # design.md's table
+    edited = load_edited(reference_copy, lambda r: r["exercise1"].update(fan_in=100, fan_out=28),
+                         lambda c: c["names"]["ex1_kernel"].update(shape=[100, 28]))
+    assert edited.facts()["ex1_fan_sum"] == 128
+
+
+def test_mistakes_quote_the_rubric(reference_rubric, reference_copy):
+    assert "√(6/912) ≈ 0.0811" in reference_rubric.mistake("wrong_limit", "fix", "es")
+    assert "on 784 inputs" in reference_rubric.mistake("wrong_limit", "fix", "en")
+    edited = load_edited(reference_copy, lambda r: r["exercise1"].update(fan_in=100, fan_out=28),
+                         lambda c: c["names"]["ex1_kernel"].update(shape=[100, 28]))
+    assert "√(6/128) ≈ 0.2165" in edited.mistake("wrong_limit", "fix", "es")
+    assert edited.mistake("no_such_code", "symptom", "es") == "no_such_code"
+
+
+@pytest.mark.parametrize("edit, field, lang_word", [
+    (lambda r: r["homework"].pop("units"), "homework.units", "falta"),
+    (lambda r: r["homework"].update(units="300"), "homework.units", "lista"),
+    (lambda r: r["protocol"].update(epochs=2.5), "protocol.epochs", "entero"),
+    (lambda r: r["tolerances"].update(alpha="0.01"), "tolerances.alpha", "número"),
+    (lambda r: r["protocol"].update(epoch=3), "protocol.epoch", "desconocido"),
+    (lambda r: r.update(homwork={}), "homwork", "desconocido"),
+    (lambda r: r["limits"].update(memory_gb=4), "limits.memory_gb", "desconocido"),
+    (lambda r: r["exercises"]["ex2"]["runs"]["he_normal"].pop("name"), "exercises.ex2.runs.he_normal.name", "falta"),
+    (lambda r: r["checks"][0].update(points="dos"), "checks[0].points", "número"),
+])
+def test_a_broken_field_is_named(reference_copy, edit, field, lang_word):
+    with pytest.raises(RubricError) as caught:
+        load_edited(reference_copy, edit)
+    spanish, english = caught.value.render("es"), caught.value.render("en")
+    assert f"campo {field}:" in spanish and lang_word in spanish
+    assert f"field {field}:" in english and "campo" not in english
+
+
+def test_check_ids_must_match_the_registry_both_ways(reference_copy):
+    with pytest.raises(RubricError, match="ex9_nothing"):
+        load_edited(reference_copy, lambda r: r["checks"].append({"id": "ex9_nothing", "exercise": "ex9", "points": 1}))
+    with pytest.raises(RubricError, match="faltan: ex1_limit"):
+        load_edited(reference_copy, lambda r: r.update(checks=[c for c in r["checks"] if c["id"] != "ex1_limit"]))
+    with pytest.raises(RubricError, match="repetidos: hw_histories"):
+        load_edited(reference_copy, lambda r: r["checks"].append({"id": "hw_histories", "exercise": "hw", "points": 1}))
+
+
+def test_contract_and_rubric_must_agree(reference_copy):
+    with pytest.raises(RubricError, match="names.ex1_kernel.shape"):
+        load_edited(reference_copy, lambda r: r["exercise1"].update(fan_out=64))
+    with pytest.raises(RubricError, match="homework.he_initializers"):
+        load_edited(reference_copy, lambda r: r["homework"].update(he_initializers=["lecun_normal"]))
+
+
+def test_unreadable_rubric_is_a_clear_error(tmp_path, reference_copy):
+    (reference_copy / "rubric.json").write_text("{not json")
+    with pytest.raises(RubricError) as caught:
+        rubric.load(reference_copy / "rubric.json", reference_copy / "contract.json", reference_copy / "mistakes.json")
+    assert "rubric.json" in str(caught.value) and "no se puede leer" in str(caught.value)
+    assert "cannot be read" in render(caught.value.message, "en")
+
+
+def test_edited_protocol_and_units_load(reference_copy):
+    edited = load_edited(reference_copy, lambda r: (r["homework"].update(units=[256, 128, 10]), r["protocol"].update(epochs=3)))
+    assert edited.homework.kernel_shapes == [(784, 256), (256, 128), (128, 10)]
+    assert edited.facts()["units"] == [256, 128, 10] and edited.facts()["epochs"] == 3
+    assert edited.digest != rubric.load().digest
