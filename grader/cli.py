@@ -12,10 +12,11 @@ the language of `--help`; so `--lang` is looked for before the parser is built.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-from .errors import DataError, GraderError, SandboxUnavailable, UsageError
+from .errors import DataError, GraderError, Interrupted, SandboxUnavailable, UsageError
 from .messages import LANGS, language_from_env, msg, text
 from .pipeline import Options, grade, load_rubric
 from .rubric import Rubric
@@ -124,11 +125,24 @@ def _run(argv: list[str], lang: str) -> int:
     return 0
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM, turned into an exception so that every `finally` (kernel, sandbox, temporary
+    folders) runs on the way out, as it does for Ctrl-C."""
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     lang = requested_lang(argv) or language_from_env()
     try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (an embedding program): its own handlers stay
+        previous = None
+    try:
         return _run(argv, lang)
+    except KeyboardInterrupt as exc:
+        print(text(lang, "cli.interrupted"), file=sys.stderr)
+        return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
     except UsageError as exc:
         print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
         return 2
@@ -141,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except GraderError as exc:
         print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

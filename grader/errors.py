@@ -10,6 +10,9 @@
     ├── RetrainError             the grader's own training worker failed
     └── OutputError              a report or result cannot be written (disk full, permissions)
 
+    Interrupted (a KeyboardInterrupt, not a GraderError): SIGINT or SIGTERM stopped the run;
+                 everything it started has been stopped on the way out
+
 Failures of a student's code are not exceptions: they become data (an Execution with
 failed cells, a CheckResult with status "error").
 
@@ -40,6 +43,15 @@ class GraderError(Exception):
 
     def __str__(self) -> str:
         return self.render(DEFAULT_LANG)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The person running the grader stopped it (Ctrl-C, SIGTERM). A KeyboardInterrupt, so that
+    no `except Exception` swallows it and every `finally` runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class UsageError(GraderError):
@@ -84,4 +96,5 @@ __all__ = [
     "ArtifactError",
     "RetrainError",
     "OutputError",
+    "Interrupted",
 ]

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from . import __version__
 from . import data as data_module
-from . import execute, extract, report, submission
+from . import execute, extract, leftovers, report, submission
 from . import rubric as rubric_module
 from .checks import Context, registered_ids, run_checks
 from .errors import SubmissionError
@@ -136,7 +135,7 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
     _say(options, Message("pipeline.executing", {"student": sub.student}))
     if on_stage:
         on_stage("execute", "")
-    with tempfile.TemporaryDirectory(prefix="grader-art-") as artifacts_dir:
+    with leftovers.owned_tempdir("grader-art-") as artifacts_dir:
         sandbox = Sandbox(rubric.limits, dataset.folder, level=options.sandbox_level)
         try:
             with sandbox:

@@ -26,6 +26,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from . import leftovers
 from .errors import SandboxUnavailable
 from .kinds import SandboxLevel
 from .messages import Message, msg
@@ -191,7 +192,10 @@ class Sandbox:
         self.level = SandboxLevel(level)  # ValueError for anything else
         self.data_folder = data_folder
         self.name = uuid.uuid4().hex[:12]
+        leftovers.sweep()  # folders (and processes) of earlier runs killed before they could clean up
         self.work = Path(tempfile.mkdtemp(prefix="grader-"))
+        leftovers.mark_owner(self.work)
+        self._tracked: list[leftovers.Identity] = []
         self.scratch = self.work / "home"
         self.input = self.work / "in"
         self.conn = self.work / "conn"
@@ -228,7 +232,16 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def track(self, pid: int) -> None:
+        """Remember a process started for this run: `kill_all` ends it, its session and its
+        descendants (all a run has where there is no cgroup), and a later run sweeps them if
+        this one is killed outright."""
+        process = leftovers.record(self.work, pid)
+        if process is not None:
+            self._tracked.append(process)
+
     def close(self) -> None:
+        self.kill_all()
         if self._cgroups is not None:
             self._cgroups.remove()
             self._cgroups = None
@@ -240,6 +253,8 @@ class Sandbox:
     def kill_all(self) -> None:
         if self._cgroups is not None:
             self._cgroups.kill_all()
+        for process in self._tracked:
+            leftovers.kill_tree(process.pid, process.start, process.session)
 
     def oom_killed(self) -> bool:
         return bool(self._cgroups and self._cgroups.oom_killed())

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from . import data as data_module
+from . import leftovers
 from .execute import Execution
 from .execute import harvest as harvest_module
 from .kinds import RetrainMode, RunStatus, SandboxLevel
@@ -61,7 +61,7 @@ def check(namespace: dict | None = None, *, lang: str = "es", out: str = "grades
     name = _notebook_name(namespace)
     options = Options(out=Path(out), lang=lang, data_dir=data_dir, allow_unsandboxed=True, quiet=True,
                       cache_dir=default_cache_dir(), retrain=_mode(retrain))
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+    with leftovers.owned_tempdir("grader-check-") as tmp:
         folder = Path(tmp) / "out"
         harvest_module.harvest(namespace, str(folder), str(rubric.contract_path))
         report = SandboxReport(SandboxLevel.NONE, os.geteuid(), True, "none", "none", "none", {},

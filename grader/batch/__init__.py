@@ -14,6 +14,7 @@ version, options). At the end the class files are rebuilt from the per-student r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +72,21 @@ def _write_error(entry: Entry, status: GradeStatus, message, rubric: Rubric, opt
     write_result(result, None, rubric, options.out, options.lang)
 
 
+def stop_workers(processes: list, grace_s: float = 15.0) -> None:
+    """SIGTERM every worker (each ends its kernel and sandbox on the way out), then SIGKILL its
+    whole session after `grace_s`: no worker, kernel or trainer outlives an interrupted batch."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, force: bool = False,
                  rubric_path: Path | None = None, stream=sys.stderr, lang: str | None = None) -> dict:
     """Grade every submission in `folder`; returns the class summary (also written to disk).
@@ -107,51 +123,55 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                 continue
         events.put((student, {"eof": True}))
 
-    while pending or running:
-        while pending and len(running) < jobs:
-            entry = pending.pop(0)
-            if entry.path is None:
-                _write_error(entry, GradeStatus.INVALID_SUBMISSION, entry.note, rubric, options)
-                progress.finish(entry.student, msg("batch.invalid", student=entry.student, note=entry.note), None)
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                entry = pending.pop(0)
+                if entry.path is None:
+                    _write_error(entry, GradeStatus.INVALID_SUBMISSION, entry.note, rubric, options)
+                    progress.finish(entry.student, msg("batch.invalid", student=entry.student, note=entry.note), None)
+                    continue
+                process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+                process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, options))
+                process.stdin.close()
+                running[entry.student] = (process, time.monotonic(), entry)
+                threading.Thread(target=reader, args=(entry.student, process), daemon=True).start()
+                progress.update(entry.student, msg("batch.start"))
+            if not running:
                 continue
-            process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-            process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, options))
-            process.stdin.close()
-            running[entry.student] = (process, time.monotonic(), entry)
-            threading.Thread(target=reader, args=(entry.student, process), daemon=True).start()
-            progress.update(entry.student, msg("batch.start"))
-        if not running:
-            continue
-        student, message = events.get()
-        process, began, entry = running[student]
-        if "stage" in message:
-            progress.update(student, str(message["stage"]), str(message.get("detail", "")))
-        elif "done" in message:
-            reported.add(student)
-            done = message["done"]
-            progress.finish(student, f"{student}: {done['score']:g}/{done['max_score']:g} ({done['status']})",
-                            time.monotonic() - began)
-        elif "fatal" in message:
-            for other, (proc, _, _) in running.items():
-                if other != student:
-                    proc.kill()
-            raise OutputError(str(message["fatal"]))
-        elif "error" in message:
-            reported.add(student)
-            error = str(message["error"])
-            _write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
-            progress.finish(student, msg("batch.grader_error", student=student, error=error[:200]), time.monotonic() - began)
-        elif message.get("eof"):
-            code = process.wait()
-            del running[student]
-            try:  # whatever the worker left behind in its session (a kernel, a trainer) goes with it
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if student not in reported:
-                _write_error(entry, GradeStatus.GRADER_ERROR, msg("batch.worker_died", code=code), rubric, options)
-                progress.finish(student, msg("batch.worker_failed", student=student, code=code), time.monotonic() - began)
+            student, message = events.get()
+            process, began, entry = running[student]
+            if "stage" in message:
+                progress.update(student, str(message["stage"]), str(message.get("detail", "")))
+            elif "done" in message:
+                reported.add(student)
+                done = message["done"]
+                progress.finish(student, f"{student}: {done['score']:g}/{done['max_score']:g} ({done['status']})",
+                                time.monotonic() - began)
+            elif "fatal" in message:
+                for other, (proc, _, _) in running.items():
+                    if other != student:
+                        proc.kill()
+                raise OutputError(str(message["fatal"]))
+            elif "error" in message:
+                reported.add(student)
+                error = str(message["error"])
+                _write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
+                progress.finish(student, msg("batch.grader_error", student=student, error=error[:200]), time.monotonic() - began)
+            elif message.get("eof"):
+                code = process.wait()
+                del running[student]
+                try:  # whatever the worker left behind in its session (a kernel, a trainer) goes with it
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                if student not in reported:
+                    _write_error(entry, GradeStatus.GRADER_ERROR, msg("batch.worker_died", code=code), rubric, options)
+                    progress.finish(student, msg("batch.worker_failed", student=student, code=code), time.monotonic() - began)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: each worker stops its own run cleanly, then the batch stops
+        stop_workers([process for process, _, _ in running.values()])
+        raise
     summary = write_class_files(options.out, [e.student for e in entries], rubric, skipped, options.lang)
     summary["reused"] = reused
     summary["graded_now"] = [e.student for e in todo]

@@ -10,11 +10,12 @@ the parent trusts nothing from a process that ran next to a student's code.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import GraderError, OutputError
+from ..errors import GraderError, Interrupted, OutputError
 from ..pipeline import Options, grade, load_rubric
 
 
@@ -28,7 +29,12 @@ def _emit(**message) -> None:
     print(json.dumps(message), flush=True)
 
 
+def _terminated(signum, frame) -> None:
+    raise Interrupted(signum)  # so the run's `finally` blocks stop its kernel and sandbox
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminated)
     payload = json.loads(sys.stdin.read())
     options = replace(Options.from_json(payload["options"]), quiet=True)
     rubric = load_rubric(payload["rubric"]).with_protocol(**payload["protocol"])
@@ -38,6 +44,8 @@ def main() -> int:
 
     try:
         result = grade(Path(payload["path"]), rubric, options, payload["student"], on_stage)
+    except KeyboardInterrupt:
+        return 130
     except OutputError as exc:
         _emit(fatal=exc.render(options.lang))
         return 1

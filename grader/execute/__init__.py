@@ -6,13 +6,13 @@ process, and copy the artifacts out (regular files only, size-capped, never foll
     artifacts.py  harvest.py into the sandbox, its launcher line, its files back out
     harvest.py    runs INSIDE the sandbox, in the student's process; imports nothing from grader
     records.py    CellRecord and Execution
+    interrupt.py  SIGINT/SIGTERM end the run cleanly, then raise Interrupted
 
 A failing cell does not stop the rest; a run that hits a limit keeps that limit as its status.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from ..sandbox import Sandbox
 from ..submission import Submission
 from . import artifacts as artifacts_module
 from .module import module_cells, run_module
+from .interrupt import run_interruptibly
 from .notebook import run_notebook
 from .records import CellRecord, Execution
 
@@ -34,7 +35,7 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     log_path = sandbox.work / "kernel.log"
     if sub.kind == "ipynb":
         nb = submission_module.notebook(sub.source)
-        status, cells, message = asyncio.run(run_notebook(nb, sandbox, log_path))
+        status, cells, message = run_interruptibly(run_notebook(nb, sandbox, log_path))
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
         status, cells, message = run_module(sandbox, log_path)
@@ -45,4 +46,4 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     return Execution(status, tuple(cells), artifacts, sandbox.report(), time.monotonic() - started, message, log_tail)
 
 
-__all__ = ["run", "Execution", "CellRecord"]
+__all__ = ["run", "run_interruptibly", "Execution", "CellRecord"]

@@ -36,6 +36,7 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
 
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                cwd=str(sandbox.work), start_new_session=True)
+    sandbox.track(process.pid)
     reader = threading.Thread(target=drain, args=(process.stdout,), daemon=True)
     reader.start()
     status, message = RunStatus.COMPLETED, ""
@@ -44,11 +45,11 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
     except subprocess.TimeoutExpired:
         status, message = RunStatus.TIMEOUT, msg("execute.total_timeout", seconds=limits.total_timeout_s)
     finally:
+        sandbox.kill_all()  # first, while the module's process lives and its descendants can be found
         try:
             os.killpg(process.pid, 9)
         except OSError:
             pass
-        sandbox.kill_all()
         process.wait()
         reader.join(timeout=5)
     if status == RunStatus.COMPLETED and process.returncode not in (0, None):

@@ -26,6 +26,7 @@ from ..messages import DEFAULT_LANG, Message, msg, render
 from ..rubric import Limits
 from ..sandbox import NOBODY, Sandbox
 from .artifacts import launcher
+from .interrupt import ARM_SIGNALS
 from .records import CellRecord, head, strip_ansi
 
 TIMEOUT_ENAME = "CellTimeout"
@@ -79,12 +80,25 @@ class CappedClient(NotebookClient):
 
 
 class KernelManager(AsyncKernelManager):
-    """Lets the unprivileged kernel read its connection file (jupyter writes it 0600)."""
+    """Lets the unprivileged kernel read its connection file (jupyter writes it 0600), and tells
+    the sandbox which process the kernel is, so that nothing of it outlives the run."""
+
+    sandbox: Sandbox | None = None
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if os.geteuid() == 0:
             os.chown(self.connection_file, NOBODY, NOBODY)
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+        launched = await super()._async_launch_kernel(kernel_cmd, **kw)
+        pid = getattr(self.provisioner, "pid", None)
+        if self.sandbox is not None and pid:
+            self.sandbox.track(pid)
+        return launched
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        # while the kernel still lives, its descendants can be found, even one that left its session
+        if self.sandbox is not None:
+            self.sandbox.kill_all()
+        await super().shutdown_kernel(now=now, restart=restart)
 
 
 def cell_record(index: int, cell, truncated: bool, timed_out: bool, cell_timeout_s: int) -> CellRecord:
@@ -116,6 +130,7 @@ def _kernel_client(nb, sandbox: Sandbox, limits: Limits) -> CappedClient:
         {"argv": argv, "display_name": "grader sandbox", "language": "python", "interrupt_mode": "message"}))
     km = KernelManager(kernel_name="grader", transport="ipc",
                        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(sandbox.work / "kernels")]))
+    km.sandbox = sandbox
     km.ip = str(sandbox.conn / "k")
     km.connection_file = str(sandbox.conn / "kernel.json")
     # the kernel puts this text in the notebook's error output (text, hence the default language);
@@ -140,9 +155,19 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
     total_timeout = msg("execute.total_timeout", seconds=limits.total_timeout_s)
 
     async def run_all() -> None:
+        try:
+            await run_cells()
+        except DeadKernelError:
+            task = asyncio.current_task()
+            if task is not None and getattr(task, "cancelling", lambda: 0)():
+                raise asyncio.CancelledError() from None  # interrupted: the kernel died because we stopped it
+            raise
+
+    async def run_cells() -> None:
         nonlocal status, message
         with open(log_path, "wb") as log:
             async with client.async_setup_kernel(stdout=log, stderr=log):
+                ARM_SIGNALS.get()()  # take SIGINT/SIGTERM back from nbclient (interrupt.py)
                 for position, (index, cell) in enumerate(code_cells):
                     if time.monotonic() >= deadline - 1:
                         status, message = RunStatus.TIMEOUT, total_timeout

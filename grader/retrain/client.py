@@ -72,22 +72,27 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
     with tempfile.TemporaryFile("w+") as errors:
         process = subprocess.Popen([sys.executable, "-m", "grader.retrain.worker"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
-        process.stdin.write(json.dumps(payload))
-        process.stdin.close()
-        done = 0
-        for line in process.stdout:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if "progress" in message:
-                progress(message["progress"])
-                continue
-            done += 1
-            yield message["id"], {k: message.get(k) for k in VALUE_KEYS}
-        if process.wait() != 0 or done != len(items):
-            errors.seek(0)
-            raise RetrainError(msg("retrain.worker_failed"), hint=errors.read().strip()[-2000:])
+        try:
+            process.stdin.write(json.dumps(payload))
+            process.stdin.close()
+            done = 0
+            for line in process.stdout:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if "progress" in message:
+                    progress(message["progress"])
+                    continue
+                done += 1
+                yield message["id"], {k: message.get(k) for k in VALUE_KEYS}
+            if process.wait() != 0 or done != len(items):
+                errors.seek(0)
+                raise RetrainError(msg("retrain.worker_failed"), hint=errors.read().strip()[-2000:])
+        finally:  # interrupted, or the caller stopped early: the worker never outlives its client
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 __all__ = ["run_all"]
