@@ -57,6 +57,8 @@ def _common(p: argparse.ArgumentParser, out_default: str, lang: str) -> None:
     p.add_argument("--no-cache", action="store_true", help=text(lang, "cli.no_cache"))
     p.add_argument("--rubric", default=None, help=text(lang, "cli.rubric"))
     p.add_argument("--epochs", type=int, default=None, help=text(lang, "cli.epochs"))
+    p.add_argument("--no-memo", action="store_true", help=text(lang, "cli.no_memo"))
+    p.add_argument("--train-workers", type=int, default=None, help=text(lang, "cli.train_workers"))
 
 
 def grade_parser(lang: str = "es") -> argparse.ArgumentParser:
@@ -90,7 +92,10 @@ def _rubric(args) -> Rubric:
 
 def _options(args, **extra) -> Options:
     cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_dir()
-    return Options(out=Path(args.out), lang=args.lang or Options().lang, data_dir=args.data_dir, cache_dir=cache, **extra)
+    if args.train_workers is not None and args.train_workers < 1:
+        raise UsageError(msg("cli.train_workers_min"))
+    return Options(out=Path(args.out), lang=args.lang or Options().lang, data_dir=args.data_dir, cache_dir=cache,
+                   memo=not args.no_memo, train_workers=args.train_workers, **extra)
 
 
 def _run(argv: list[str], lang: str) -> int:

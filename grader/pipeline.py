@@ -22,8 +22,9 @@ from . import rubric as rubric_module
 from .checks import Context, registered_ids, run_checks
 from .errors import SubmissionError
 from .kinds import GradeStatus, RetrainMode, SandboxLevel
-from .messages import Message, render
-from .retrain import retrain, retraining_json
+from .memo import MemoSettings, MemoStore, memo_claims
+from .messages import Message, msg, render
+from .retrain import ReferenceTraining, missing_references, retrain, retraining_json
 from .rubric import Rubric
 from .sandbox import Sandbox
 
@@ -40,12 +41,17 @@ class Options:
     cache_dir: Path | None = None  # None: no cache
     quiet: bool = False
     retrain: RetrainMode = RetrainMode.RUN
+    memo: bool = True  # serve fits the grader already trained (grader/memo); --no-memo turns it off
+    train_workers: int | None = None  # parallel training processes; None: one per core
+    self_check: bool = False  # the student's own run on their machine (the memo may then be unsandboxed)
+    references: bool = True  # train the reference runs first (a batch's workers leave it to the batch)
 
     def to_json(self) -> dict:
         """Plain JSON, for the batch worker process (the one place Options crosses a boundary)."""
         return {"out": str(self.out), "lang": self.lang, "data_dir": self.data_dir, "seeds": self.seeds,
                 "allow_unsandboxed": self.allow_unsandboxed, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
-                "quiet": self.quiet, "retrain": str(self.retrain)}
+                "quiet": self.quiet, "retrain": str(self.retrain), "memo": self.memo, "train_workers": self.train_workers,
+                "self_check": self.self_check, "references": self.references}
 
     @classmethod
     def from_json(cls, raw: dict) -> "Options":
@@ -108,6 +114,36 @@ def fingerprint(sha256: str, rubric: Rubric, options: Options) -> str:
     return hashlib.sha256("|".join(material).encode()).hexdigest()
 
 
+def memo_settings(rubric: Rubric, options: Options) -> MemoSettings:
+    """Whether this run's sandboxes are served from the memo, and why not. The grader's TF
+    settings (threads, op determinism) apply in the sandbox either way, so that a notebook
+    computes what the grader computes."""
+    threads = rubric.protocol.threads
+    if not options.memo:
+        return MemoSettings(None, threads, off_reason=msg("memo.off_flag"))
+    if options.cache_dir is None:
+        return MemoSettings(None, threads, off_reason=msg("memo.off_no_cache"))
+    if options.sandbox_level == SandboxLevel.NONE and not options.self_check:
+        # without bubblewrap the student's code runs as the grader's user: it could write the store
+        return MemoSettings(None, threads, off_reason=msg("memo.off_unsandboxed"))
+    return MemoSettings(MemoStore(options.cache_dir), threads)
+
+
+def start_references(rubric: Rubric, options: Options, dataset, memo: MemoSettings) -> ReferenceTraining | None:
+    """Reference runs first: the protocol's own runs start training (in the background) before
+    the notebook runs, so its protocol fits are served, or wait for the entry being trained,
+    instead of training twice. None when there is nothing to do (memo off, no retraining, the
+    batch's parent already does it, everything cached)."""
+    if memo.store is None or options.retrain != RetrainMode.RUN or not options.references:
+        return None
+    missing = missing_references(rubric, dataset, options.cache_dir)
+    if not missing:
+        return None
+    _say(options, Message("pipeline.references", {"runs": missing}))
+    return ReferenceTraining(rubric, dataset, cache_dir=options.cache_dir, memo_store=memo.store,
+                             workers=options.train_workers)
+
+
 def _say(options: Options, message: Message) -> None:
     if not options.quiet:
         print(render(message, options.lang), flush=True)
@@ -132,27 +168,39 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
                               rubric, data=data_info(dataset), sha256=sha, fingerprint=fingerprint(sha, rubric, options))
         report.write_result(result, None, rubric, options.out, options.lang)
         return result
+    memo = memo_settings(rubric, options)
+    references = start_references(rubric, options, dataset, memo)
     _say(options, Message("pipeline.executing", {"student": sub.student}))
     if on_stage:
         on_stage("execute", "")
-    with leftovers.owned_tempdir("grader-art-") as artifacts_dir:
-        sandbox = Sandbox(rubric.limits, dataset.folder, level=options.sandbox_level)
-        try:
-            with sandbox:
-                execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a")
-        finally:
-            sandbox.close()
-        return finish(sub, execution, rubric, options, dataset, on_stage, started)
+    try:
+        with leftovers.owned_tempdir("grader-art-") as artifacts_dir:
+            sandbox = Sandbox(rubric.limits, dataset.folder, level=options.sandbox_level,
+                              memo_folder=memo.store.folder if memo.store else None)
+            try:
+                with sandbox:
+                    execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a",
+                                            memo.sandbox_config(sandbox.memo_path))
+            finally:
+                sandbox.close()
+            references_s = references.join() if references is not None else 0.0
+            return finish(sub, execution, rubric, options, dataset, on_stage, started, memo, references_s)
+    except BaseException:  # interrupted: the background training never outlives the run
+        if references is not None:
+            references.stop()
+        raise
 
 
 def data_info(dataset) -> dict:
     return {"folder": str(dataset.folder), "subset": dataset.subset, "n_train": dataset.n_train, "checksum": dataset.checksum}
 
 
-def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=None, started=None) -> GradeResult:
+def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=None, started=None,
+           memo: MemoSettings | None = None, references_s: float = 0.0) -> GradeResult:
     """extract → retrain → check → report, for an Execution however it was obtained."""
     started = started if started is not None else time.monotonic()
-    timings = {"execute": execution.duration_s}
+    memo = memo if memo is not None else memo_settings(rubric, options)
+    timings = {"references": references_s, "execute": execution.duration_s}
 
     def stage(name: str, detail: str = "") -> None:
         if on_stage is not None:
@@ -178,14 +226,16 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
             _say(options, Message("pipeline.progress", {"student": sub.student, "message": message}))
 
     retraining = retrain(extracted.values, rubric, dataset, cache_dir=options.cache_dir, mode=options.retrain,
-                         extra_seeds=options.seeds, progress=progress)
+                         extra_seeds=options.seeds, progress=progress, memo_store=memo.store,
+                         workers=options.train_workers)
     timings["retrain"] = time.monotonic() - t0
     t0 = time.monotonic()
     stage("checks")
     checks = run_checks(Context(extracted, rubric, retraining))
     timings["checks"] = time.monotonic() - t0
     exec_info = {"status": execution.status, "message": execution.message, "duration_s": execution.duration_s,
-                 "cells": [cell.to_json() for cell in execution.cells], "extraction_note": extracted.note}
+                 "cells": [cell.to_json() for cell in execution.cells], "extraction_note": extracted.note,
+                 "memo": memo_claims(extracted.memo, memo.serving, memo.off_reason)}
     result = GradeResult(sub.student, sub.display_name, GradeStatus.of_run(execution.status),
                          round(sum(c.points for c in checks), 2), rubric.max_score, tuple(checks),
                          execution.sandbox.to_json(), exec_info, data_info(dataset), retraining_json(retraining, rubric),
@@ -200,4 +250,5 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     return result
 
 
-__all__ = ["grade", "finish", "load_rubric", "Options", "GradeResult", "error_result", "fingerprint", "data_info"]
+__all__ = ["grade", "finish", "load_rubric", "Options", "GradeResult", "error_result", "fingerprint", "data_info",
+           "memo_settings", "start_references"]

@@ -35,7 +35,7 @@ def check_file(path: Path, options: Options, rubric=None, retrain: bool = False,
     """Grade one file unsandboxed; print the summary in `lang` (the terminal's; default the report's)."""
     rubric = rubric or load_rubric()
     lang = language(lang or options.lang)
-    options = replace(options, allow_unsandboxed=True, retrain=_mode(retrain), quiet=True)
+    options = replace(options, allow_unsandboxed=True, retrain=_mode(retrain), quiet=True, self_check=True)
     result = grade(Path(path), rubric, options)
     print(terminal_summary(result, rubric, lang))
     print(f"\n  ({text(lang, 'selfcheck.note')})")
@@ -60,7 +60,7 @@ def check(namespace: dict | None = None, *, lang: str = "es", out: str = "grades
     dataset = data_module.locate(data_dir)
     name = _notebook_name(namespace)
     options = Options(out=Path(out), lang=lang, data_dir=data_dir, allow_unsandboxed=True, quiet=True,
-                      cache_dir=default_cache_dir(), retrain=_mode(retrain))
+                      cache_dir=default_cache_dir(), retrain=_mode(retrain), self_check=True)
     with leftovers.owned_tempdir("grader-check-") as tmp:
         folder = Path(tmp) / "out"
         harvest_module.harvest(namespace, str(folder), str(rubric.contract_path))

@@ -43,7 +43,8 @@ def test_wheel_carries_the_reference_files(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("grader/reference/rubric.json", "grader/reference/contract.json", "grader/reference/mistakes.json",
                    "grader/messages/es.json", "grader/messages/en.json", "grader/report/templates/report.html.j2",
-                   "grader/execute/harvest.py", "grader/checks/homework.py", "grader/retrain/worker.py"):
+                   "grader/execute/harvest.py", "grader/checks/homework.py", "grader/retrain/worker.py",
+                   "grader/memo/fitmemo.py"):
         assert needed in names
     for name in ("reference/rubric.json",):
         assert (ROOT / name).read_bytes() == zipfile.ZipFile(wheel).read("grader/" + name)

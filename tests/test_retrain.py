@@ -43,3 +43,24 @@ def test_two_processes_train_one_key_once(subset, reference_rubric, tmp_path):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         cached = pool.map(_train, [(tmp_path, str(subset.folder), model)] * 2)
     assert sorted(cached) == [False, True]
+
+
+def test_parallel_workers_and_the_memo_give_bitwise_the_results_of_one_worker(subset, reference_rubric, tmp_path):
+    """Two workers, or a worker served from the memo, give exactly what one worker trains."""
+    from grader.memo import MemoStore
+
+    specs = [retrain.RunSpec(init, reference_model(reference_rubric, init), 5) for init in ("he_normal", "glorot_uniform")]
+    protocol = Protocol(epochs=1)
+
+    def fields(results):
+        return [(r.label, r.history, r.kernel_norms_before, r.kernel_norms_after, r.activations) for r in results]
+
+    one = retrain.run_all(specs, protocol, subset, retrain.Cache(tmp_path / "one"), workers=1)
+    two = retrain.run_all(specs, protocol, subset, retrain.Cache(tmp_path / "two"), workers=2)
+    assert fields(two) == fields(one)
+    store = MemoStore(tmp_path / "memo")
+    recorded = retrain.run_all(specs, protocol, subset, retrain.Cache(tmp_path / "three"), memo_store=store, workers=2)
+    assert [r.memo for r in recorded] == [{"fits": 1, "served": 0, "recorded": 1}] * 2 and len(store.keys()) == 2
+    served = retrain.run_all(specs, protocol, subset, retrain.Cache(tmp_path / "four"), memo_store=store, workers=1)
+    assert [r.memo["served"] for r in served] == [1, 1] and not any(r.cached for r in served)
+    assert fields(served) == fields(recorded) == fields(one)

@@ -24,12 +24,14 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import OutputError
 from ..kinds import GradeStatus
 from ..messages import Joined, Message, msg, render
-from ..pipeline import Options, error_result, fingerprint
+from .. import data as data_module
+from ..pipeline import Options, error_result, fingerprint, memo_settings, start_references
 from ..report import write_result
 from ..rubric import Rubric
 from .class_files import write_class_files
@@ -110,6 +112,13 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
     progress = Progress(len(todo), jobs, say_lang, stream)
     if reused:
         say(msg("batch.unchanged", names=", ".join(reused)))
+    # reference runs first, once for the class, in the background: the first notebooks already
+    # wait for (rather than repeat) the protocol's fits; the workers leave them to this process
+    references = start_references(rubric, replace(options, quiet=True), data_module.locate(options.data_dir),
+                                  memo_settings(rubric, options)) if todo else None
+    if references is not None:
+        say(msg("batch.references"))
+    worker_options = replace(options, references=False)
     events: queue.Queue = queue.Queue()
     reported: set[str] = set()
     running: dict[str, tuple[subprocess.Popen, float, Entry]] = {}
@@ -133,7 +142,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                     continue
                 process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-                process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, options))
+                process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, worker_options))
                 process.stdin.close()
                 running[entry.student] = (process, time.monotonic(), entry)
                 threading.Thread(target=reader, args=(entry.student, process), daemon=True).start()
@@ -171,7 +180,11 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                     progress.finish(student, msg("batch.worker_failed", student=student, code=code), time.monotonic() - began)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: each worker stops its own run cleanly, then the batch stops
         stop_workers([process for process, _, _ in running.values()])
+        if references is not None:
+            references.stop()
         raise
+    if references is not None:
+        references.join()
     summary = write_class_files(options.out, [e.student for e in entries], rubric, skipped, options.lang)
     summary["reused"] = reused
     summary["graded_now"] = [e.student for e in todo]

@@ -28,10 +28,12 @@ from .records import CellRecord, Execution
 LOG_TAIL = 20000
 
 
-def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: Path) -> Execution:
-    """Execute `sub` inside `sandbox` (already entered) and collect its artifacts."""
+def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: Path,
+        memo_config: dict | None = None) -> Execution:
+    """Execute `sub` inside `sandbox` (already entered) and collect its artifacts.
+    `memo_config`: the training memo as the sandbox sees it (MemoSettings.sandbox_config)."""
     started = time.monotonic()
-    artifacts_module.install(sandbox, contract_path)
+    artifacts_module.install(sandbox, contract_path, memo_config)
     log_path = sandbox.work / "kernel.log"
     if sub.kind == "ipynb":
         nb = submission_module.notebook(sub.source)

@@ -7,10 +7,13 @@ the harvest's own names, opened without following links, each and all size-cappe
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 from pathlib import Path
+
+from ..memo.store import SOURCE as MEMO_SOURCE
 
 HARVEST_SOURCE = Path(__file__).with_name("harvest.py")
 MAX_ARTIFACT_FILE = 200 * 1024 * 1024
@@ -25,13 +28,27 @@ SHIM = ('"""Stand-in for grader inside the sandbox: self-check is skipped while 
         "    print('grader: la auto-revisión no se ejecuta durante la corrección')\n")
 
 
-def install(sandbox, contract_path: Path) -> None:
-    """Write harvest.py, the contract and the `grader` stand-in into the sandbox's input folder."""
+def install(sandbox, contract_path: Path, memo_config: dict | None = None) -> None:
+    """Write harvest.py, the contract, the `grader` stand-in and the training memo (its code and
+    memo.json) into the sandbox's input folder, which the student's process sees read-only."""
     (sandbox.input / "harvest.py").write_bytes(HARVEST_SOURCE.read_bytes())
+    (sandbox.input / "fitmemo.py").write_bytes(MEMO_SOURCE.read_bytes())
+    (sandbox.input / "memo.json").write_text(json.dumps(memo_config or {"store": None, "serve": False}))
     (sandbox.input / "contract.json").write_bytes(Path(contract_path).read_bytes())
     shim = sandbox.input / "shim" / "grader"
     shim.mkdir(parents=True, exist_ok=True)
     (shim / "__init__.py").write_text(SHIM)
+
+
+def memo_preamble(sandbox) -> str:
+    """Python source run before the student's first line: the grader's TensorFlow settings and
+    the `fit` wrapper, installed on import of TensorFlow/Keras (see grader/memo/fitmemo.py).
+    It leaves no name behind in the student's namespace."""
+    inp = sandbox.input_path
+    return (f"_grader_ns = {{'__name__': 'grader_memo'}}\n"
+            f"exec(compile(open({inp + '/fitmemo.py'!r}).read(), 'grader-memo', 'exec'), _grader_ns)\n"
+            f"_grader_ns['install'](__import__('json').load(open({inp + '/memo.json'!r})))\n"
+            f"del _grader_ns\n")
 
 
 def launcher(sandbox, entry: str, first_argument: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..kinds import CellStatus, RunStatus
 from ..messages import Message, msg
 from ..sandbox import Sandbox
-from .artifacts import launcher
+from .artifacts import launcher, memo_preamble
 from .records import CellRecord
 
 
@@ -25,7 +25,7 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
     """Run `submission.py` (already in the sandbox's input folder); (status, [], message).
     The module's one record comes from the manifest afterwards (`module_cells`)."""
     limits = sandbox.limits
-    runner = launcher(sandbox, "run_module", repr(sandbox.input_path + "/submission.py"))
+    runner = memo_preamble(sandbox) + launcher(sandbox, "run_module", repr(sandbox.input_path + "/submission.py"))
     argv = sandbox.wrap([sys.executable, "-c", runner])
     kept = bytearray()
 

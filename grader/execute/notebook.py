@@ -25,7 +25,7 @@ from ..kinds import CellStatus, RunStatus
 from ..messages import DEFAULT_LANG, Message, msg, render
 from ..rubric import Limits
 from ..sandbox import NOBODY, Sandbox
-from .artifacts import launcher
+from .artifacts import launcher, memo_preamble
 from .interrupt import ARM_SIGNALS
 from .records import CellRecord, head, strip_ansi
 
@@ -163,11 +163,23 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
                 raise asyncio.CancelledError() from None  # interrupted: the kernel died because we stopped it
             raise
 
+    async def run_preamble() -> None:
+        """The memo's settings and wrapper, before the student's first cell; a cell of its own that
+        leaves the notebook as it was (its failure only costs the memo, never the run)."""
+        cell = nbformat.v4.new_code_cell(memo_preamble(sandbox))
+        nb.cells.append(cell)
+        client.timeout = max(1, int(min(HARVEST_TIMEOUT_S, deadline - time.monotonic())))
+        try:
+            await client.async_execute_cell(cell, len(nb.cells) - 1)
+        finally:
+            nb.cells.pop()
+
     async def run_cells() -> None:
         nonlocal status, message
         with open(log_path, "wb") as log:
             async with client.async_setup_kernel(stdout=log, stderr=log):
                 ARM_SIGNALS.get()()  # take SIGINT/SIGTERM back from nbclient (interrupt.py)
+                await run_preamble()
                 for position, (index, cell) in enumerate(code_cells):
                     if time.monotonic() >= deadline - 1:
                         status, message = RunStatus.TIMEOUT, total_timeout

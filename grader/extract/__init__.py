@@ -27,6 +27,7 @@ class Extracted:
     values: dict = field(default_factory=dict)
     problems: dict = field(default_factory=dict)  # name -> Message | str (missing, wrong type, …)
     note: Message | str = ""  # why nothing could be read at all, if so
+    memo: dict | None = None  # the sandbox's memo log as it claims it (grader/memo/claims.py reads it)
 
 
 class _Unreadable(Exception):
@@ -93,7 +94,8 @@ def extract(execution: Execution, contract: dict) -> Extracted:
             values[name] = _read(reader, values_raw[name], name, spec)
         except ArtifactError as exc:
             problems[name] = exc.message
-    return Extracted(values, problems)
+    memo = manifest.get("memo") if isinstance(manifest.get("memo"), dict) else None
+    return Extracted(values, problems, memo=memo)
 
 
 __all__ = ["Extracted", "extract", "Reader", "kind_of", "MAX_MANIFEST"]

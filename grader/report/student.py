@@ -197,6 +197,24 @@ def _fmt_evidence(evidence: dict) -> str:
     return json.dumps(clean(evidence), ensure_ascii=False, indent=1, default=str)[:4000]
 
 
+def memo_lines(memo: dict, lang: str) -> list[str]:
+    """What the training memo did for this notebook, in words (result["execution"]["memo"])."""
+    if not memo:
+        return []
+    if not memo.get("enabled"):
+        return [text(lang, "memo.off", reason=render(memo.get("off_reason") or "", lang))]
+    lines = []
+    if memo.get("fits"):
+        lines.append(text(lang, "memo.served", served=memo.get("served", 0), fits=memo["fits"],
+                          seconds=f"{memo.get('seconds_served', 0):.1f}"))
+    why = {k: n for k, n in (memo.get("why") or {}).items() if k != "served"}
+    if why:
+        known = catalog(lang)
+        parts = [f"{n} {known.get(f'memo.why.{k}', known['memo.why.other'])}" for k, n in sorted(why.items())]
+        lines.append(text(lang, "memo.trained", trained=memo.get("trained", 0), why="; ".join(parts)))
+    return lines
+
+
 def render_report(result, material: Material | None, rubric, lang: str = "es") -> str:
     """The report page of one result, in `lang`; `material` None draws no figures (an error result)."""
     lang = language(lang)
@@ -227,6 +245,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es") -
         ui=ui, lang=lang, r=shown, score=result.score, max_score=result.max_score,
         status_name=ui["grade_status"].get(status, status), groups=groups, mistakes=list(mistakes.values()),
         figures=_figures(result, material, rubric, ui), cells=cells, run_message=run_message,
+        memo_lines=memo_lines(result.execution.get("memo") or {}, lang),
         protocol=rubric.protocol.to_json(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -242,4 +261,4 @@ def write_result(result, html: str | None, rubric, out: Path, lang: str = "es") 
     write_text_atomic(folder / "result.json", json.dumps(result.to_json(lang), indent=1, ensure_ascii=False))
 
 
-__all__ = ["render_report", "write_result", "Material", "ui_texts", "noise_paragraph", "and_join", "signed_pp"]
+__all__ = ["render_report", "write_result", "memo_lines", "Material", "ui_texts", "noise_paragraph", "and_join", "signed_pp"]

@@ -1,16 +1,19 @@
-"""Run a list of RunSpecs: from the cache where possible, else in one worker process.
+"""Run a list of RunSpecs: from the cache where possible, else in parallel worker processes.
 
-Training happens in `python -m grader.retrain.worker` (JSON jobs on stdin, JSON lines out), so
-TensorFlow's state never leaks into the grader and a crash costs one RetrainError.
+Training happens in `python -m grader.retrain.worker` (JSON lines in and out), so TensorFlow's
+state never leaks into the grader and a crash costs one RetrainError. With a memo store, the
+workers serve fits already trained and record the ones they train (grader/memo).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 
 from ..data import Dataset
 from ..errors import RetrainError
@@ -20,20 +23,35 @@ from .cache import Cache
 from .specs import RunResult, RunSpec
 
 
-VALUE_KEYS = ("history", "kernel_norms_before", "kernel_norms_after", "duration_s", "activations", "extra")
+_LIVE: set = set()  # worker processes running now, for stop_workers()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_workers() -> None:
+    """Kill every training worker this process started (an interrupted run, a stopped thread)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for process in live:
+        if process.poll() is None:
+            process.kill()
+
+
+VALUE_KEYS = ("history", "kernel_norms_before", "kernel_norms_after", "duration_s", "activations", "extra", "memo")
 
 
 def _result(spec: RunSpec, key: str, value: dict, cached: bool) -> RunResult:
     return RunResult(spec.label, spec.seed, value["history"], value["kernel_norms_before"],
                      value["kernel_norms_after"], value["duration_s"], cached, key,
-                     value.get("activations") or {}, value.get("extra") or {})
+                     value.get("activations") or {}, value.get("extra") or {}, value.get("memo") or {})
 
 
 def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: Cache,
-            progress=lambda message: None, cache_only: bool = False) -> list[RunResult]:
+            progress=lambda message: None, cache_only: bool = False, memo_store=None,
+            workers: int | None = None) -> list[RunResult]:
     """Results in the order of `specs`. Cached keys are not retrained; equal keys train once;
     a key another process is training is waited for (a file lock per key), never trained twice.
-    With `cache_only`, a missing key raises RetrainError instead of training."""
+    With `cache_only`, a missing key raises RetrainError instead of training. `memo_store`: the
+    training memo the workers serve from and record into; `workers`: how many in parallel."""
     keys = [spec.key(protocol, dataset) for spec in specs]
     found: dict[str, tuple[dict, bool]] = {}
     for key in dict.fromkeys(keys):
@@ -47,7 +65,8 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
         first_spec = {key: specs[keys.index(key)] for key in missing}
         with cache.claim(missing) as (mine, theirs):
             if mine:
-                for key, value in _train([(key, first_spec[key]) for key in mine], protocol, dataset, progress):
+                for key, value in _train([(key, first_spec[key]) for key in mine], protocol, dataset, progress,
+                                         memo_store, workers):
                     cache.put(key, value)
                     cache.release(key)
                     found[key] = (value, False)
@@ -55,7 +74,7 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
                 cache.wait(key)
                 hit = cache.get(key)
                 if hit is None:  # the other process failed: train it here
-                    (_, hit), = _train([(key, first_spec[key])], protocol, dataset, progress)
+                    (_, hit), = _train([(key, first_spec[key])], protocol, dataset, progress, memo_store, 1)
                     cache.put(key, hit)
                     found[key] = (hit, False)
                 else:
@@ -63,36 +82,94 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
     return [_result(spec, key, *found[key]) for spec, key in zip(specs, keys)]
 
 
-def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress):
-    """Yield (key, value) as the worker process finishes each run."""
-    jobs = [{"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed, "epochs": spec.epochs, "kind": str(spec.kind)}
-            for key, spec in items]
-    payload = {"protocol": protocol.to_json(), "data": str(dataset.folder), "jobs": jobs}
+def worker_count(jobs: int, requested: int | None = None) -> int:
+    """Parallel training processes: one per core by default (batch-32 steps of a small MLP leave
+    a core mostly idle in per-step overhead), never more than there are jobs."""
+    wanted = requested if requested else (os.cpu_count() or 1)
+    return max(1, min(jobs, wanted))
+
+
+def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress, memo_store=None,
+           workers: int | None = None):
+    """Yield (key, value) as worker processes finish each run; each worker is handed its next job
+    when it answers the last one. A run's result does not depend on which worker trained it
+    (seeded, op determinism on, the same threads in each)."""
+    header = {"protocol": protocol.to_json(), "data": str(dataset.folder),
+              "memo": {"store": str(memo_store.folder), "serve": True, "record": True} if memo_store else None}
+    jobs: queue.Queue = queue.Queue()
+    for key, spec in items:
+        jobs.put({"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed, "epochs": spec.epochs,
+                  "kind": str(spec.kind)})
+    results: queue.Queue = queue.Queue()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
-    with tempfile.TemporaryFile("w+") as errors:
+    processes = []
+    for _ in range(worker_count(len(items), workers)):
+        errors = tempfile.TemporaryFile("w+")
         process = subprocess.Popen([sys.executable, "-m", "grader.retrain.worker"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+        processes.append((process, errors))
+        with _LIVE_LOCK:
+            _LIVE.add(process)
+
+    def drive(process, errors) -> None:
+        """Feed one worker job by job; report each line; a dead worker ends with an error."""
         try:
-            process.stdin.write(json.dumps(payload))
-            process.stdin.close()
-            done = 0
-            for line in process.stdout:
+            process.stdin.write(json.dumps(header) + "\n")
+            process.stdin.flush()
+            while True:
                 try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
-                if "progress" in message:
-                    progress(message["progress"])
-                    continue
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                process.stdin.write(json.dumps(job) + "\n")
+                process.stdin.flush()
+                for line in process.stdout:
+                    try:
+                        message = json.loads(line)
+                    except ValueError:
+                        continue
+                    if "progress" in message:
+                        results.put(("progress", message["progress"]))
+                        continue
+                    results.put(("done", (message["id"], {k: message.get(k) for k in VALUE_KEYS})))
+                    break
+                else:
+                    raise BrokenPipeError("the worker stopped")
+            process.stdin.close()
+            if process.wait() != 0:
+                raise BrokenPipeError("the worker failed")
+        except (OSError, ValueError):
+            errors.seek(0)
+            results.put(("failed", errors.read().strip()[-2000:]))
+        finally:
+            results.put(("exit", None))
+
+    threads = [threading.Thread(target=drive, args=pair, daemon=True) for pair in processes]
+    for thread in threads:
+        thread.start()
+    try:
+        done, running, failure = 0, len(threads), None
+        while running:
+            kind, value = results.get()
+            if kind == "progress":
+                progress(value)
+            elif kind == "done":
                 done += 1
-                yield message["id"], {k: message.get(k) for k in VALUE_KEYS}
-            if process.wait() != 0 or done != len(items):
-                errors.seek(0)
-                raise RetrainError(msg("retrain.worker_failed"), hint=errors.read().strip()[-2000:])
-        finally:  # interrupted, or the caller stopped early: the worker never outlives its client
+                yield value
+            elif kind == "failed":
+                failure = value if failure is None else failure
+            else:
+                running -= 1
+        if failure is not None or done != len(items):
+            raise RetrainError(msg("retrain.worker_failed"), hint=failure or "")
+    finally:  # interrupted, or the caller stopped early: no worker outlives its client
+        for process, errors in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            errors.close()
+            with _LIVE_LOCK:
+                _LIVE.discard(process)
 
 
-__all__ = ["run_all"]
+__all__ = ["run_all", "worker_count", "stop_workers"]

@@ -9,13 +9,17 @@ specs is made and read here only.
 
 from __future__ import annotations
 
+import threading
+import time
+
+from ..data import IMAGE_SHAPE
 from ..errors import RetrainError
 from ..kinds import RetrainMode, RunKind
 from ..messages import Message, msg
 from ..modeldesc import ModelDesc
 from ..rubric import InitRef, Rubric
 from .cache import Cache
-from .client import run_all
+from .client import run_all, stop_workers
 from .specs import Retraining, RunSpec
 
 SOURCE_HW_MODELS, SOURCE_BUILD_MODEL, SOURCE_REFERENCE = "hw_models", "build_model", "reference"
@@ -37,17 +41,19 @@ def choose_runs(values: dict, rubric: Rubric) -> tuple[dict, dict]:
     return descs, source
 
 
-def mlp(input_size: int, units, hidden: str, output: str, init: InitRef) -> dict:
-    """Canonical description of a plain MLP on flattened images."""
+def mlp(units, hidden: str, output: str, init: InitRef) -> dict:
+    """Canonical description of a plain MLP on images: `Input((28, 28))`, `Flatten()`, then the
+    Dense layers, the form the starter notebook and the class use, so the grader's own run of it
+    computes exactly the student's `fit` (the training memo serves it by that exact key)."""
     layers = [{"kind": "dense", "units": u, "use_bias": True, "activation": hidden if i < len(units) - 1 else output,
                "kernel_init": {"name": init.name, "params": dict(init.params)}, "bias_init": {"name": "zeros", "params": {}}}
               for i, u in enumerate(units)]
-    return {"input_shape": [input_size], "layers": layers}
+    return {"input_shape": list(IMAGE_SHAPE), "layers": [{"kind": "flatten"}, *layers]}
 
 
 def reference_model(rubric: Rubric, init: str) -> dict:
     hw = rubric.homework
-    return mlp(hw.input_size, hw.units, hw.hidden_activation, hw.output_activation, InitRef(init))
+    return mlp(hw.units, hw.hidden_activation, hw.output_activation, InitRef(init))
 
 
 def exercise_label(exercise: str, label: str) -> str:
@@ -68,7 +74,7 @@ def exercise_specs(rubric: Rubric, descs: dict) -> list[RunSpec]:
     specs = []
     for name, exercise in (("ex2", ex.ex2), ("ex4", ex.ex4)):
         for label, init in exercise.runs.items():
-            model = mlp(rubric.homework.input_size, exercise.units, exercise.activation, "softmax", init)
+            model = mlp(exercise.units, exercise.activation, "softmax", init)
             specs.append(RunSpec(exercise_label(name, label), model, rubric.protocol.seed, ex.epochs))
     specs.append(RunSpec(exercise_label("ex5", "repro"), descs.get("he_normal") or reference_model(rubric, "he_normal"),
                          rubric.protocol.seed, 1, RunKind.REPRO))
@@ -81,8 +87,60 @@ def seed_list(rubric: Rubric, extra_seeds: int) -> list[int]:
     return [seed] + [s for s in range(1, extra_seeds + 2) if s != seed][:extra_seeds]
 
 
+def reference_specs(rubric: Rubric) -> list[RunSpec]:
+    """The protocol's own runs, known before any submission: the homework's initializers on the
+    reference MLP and the exercises' runs. Trained first, they put in the memo what every
+    protocol-following notebook is about to train."""
+    specs = [RunSpec(init, reference_model(rubric, init), rubric.protocol.seed) for init in rubric.homework.initializers]
+    return specs + exercise_specs(rubric, {})
+
+
+def missing_references(rubric: Rubric, dataset, cache_dir) -> int:
+    """How many reference runs are not cached yet (each one a training to come)."""
+    cache = Cache(cache_dir)
+    return sum(1 for spec in reference_specs(rubric) if cache.get(spec.key(rubric.protocol, dataset)) is None)
+
+
+def train_references(rubric: Rubric, dataset, *, cache_dir, memo_store=None, workers: int | None = None,
+                     progress=lambda message: None) -> list:
+    """Find or train the reference runs (see `reference_specs`); their results, cached."""
+    return run_all(reference_specs(rubric), rubric.protocol, dataset, Cache(cache_dir), progress,
+                   memo_store=memo_store, workers=workers)
+
+
+class ReferenceTraining:
+    """The reference runs, trained in a background thread while a notebook already executes: its
+    protocol fits wait for the entries being trained (the worker's `.pending` markers) instead of
+    training them a second time. A failure here costs nothing but time: the retraining that
+    follows trains whatever is still missing."""
+
+    def __init__(self, rubric: Rubric, dataset, *, cache_dir, memo_store, workers: int | None = None) -> None:
+        self.seconds = 0.0
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, args=(rubric, dataset, cache_dir, memo_store, workers),
+                                        name="grader-references", daemon=True)
+        self._thread.start()
+
+    def _run(self, rubric, dataset, cache_dir, memo_store, workers) -> None:
+        started = time.monotonic()
+        try:
+            train_references(rubric, dataset, cache_dir=cache_dir, memo_store=memo_store, workers=workers)
+        except Exception as exc:  # RetrainError, OSError: the retraining will say it, if it persists
+            self.error = exc
+        finally:
+            self.seconds = time.monotonic() - started
+
+    def join(self) -> float:
+        self._thread.join()
+        return self.seconds
+
+    def stop(self) -> None:
+        stop_workers()
+        self._thread.join(timeout=30)
+
+
 def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMode, extra_seeds: int = 0,
-            progress=lambda message: None) -> Retraining:
+            progress=lambda message: None, memo_store=None, workers: int | None = None) -> Retraining:
     """Plan, run (or read from the cache) and group every run one submission needs."""
     descs, source = choose_runs(values, rubric)
     if mode == RetrainMode.OFF:
@@ -92,7 +150,7 @@ def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMo
     specs += exercise_specs(rubric, descs)
     try:
         results = run_all(specs, rubric.protocol, dataset, Cache(cache_dir), progress,
-                          cache_only=mode == RetrainMode.CACHE_ONLY)
+                          cache_only=mode == RetrainMode.CACHE_ONLY, memo_store=memo_store, workers=workers)
     except (RetrainError, OSError) as exc:
         why: Message | str = exc.as_message() if isinstance(exc, RetrainError) else str(exc)
         if mode == RetrainMode.CACHE_ONLY:

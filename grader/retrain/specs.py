@@ -51,6 +51,7 @@ class RunResult:
     key: str = ""
     activations: dict = field(default_factory=dict)  # "init"/"trained" -> per Dense layer {var, hist, edges}
     extra: dict = field(default_factory=dict)  # repro probe results
+    memo: dict = field(default_factory=dict)  # {"fits", "served", "recorded"} in the worker that ran it
 
     @property
     def final_val_accuracy(self) -> float:
@@ -59,7 +60,7 @@ class RunResult:
     def to_json(self) -> dict:
         return {"label": self.label, "seed": self.seed, "history": self.history,
                 "kernel_norms_before": self.kernel_norms_before, "kernel_norms_after": self.kernel_norms_after,
-                "duration_s": self.duration_s, "cached": self.cached, "extra": self.extra}
+                "duration_s": self.duration_s, "cached": self.cached, "extra": self.extra, "memo": self.memo}
 
 
 @dataclass(frozen=True)

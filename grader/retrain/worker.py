@@ -1,7 +1,12 @@
-"""The training worker: `python -m grader.retrain.worker`, JSON jobs on stdin, JSON lines out.
+"""The training worker: `python -m grader.retrain.worker`, JSON lines in, JSON lines out.
 
-Seeded with `keras.utils.set_random_seed` before each model is built, op determinism on,
-threads fixed by the protocol: a run here is a pure function of its RunSpec key.
+Line 1 is the header (protocol, data folder, memo); each further line is one job, answered by
+one result line (and progress lines) before the next is read, so a client can keep several
+workers busy. Seeded with `keras.utils.set_random_seed` before each model is built, op
+determinism on, threads fixed by the protocol: a run here is a pure function of its RunSpec
+key. Every `fit` goes through the training memo (grader/memo/fitmemo.py): a fit whose exact
+key is stored is restored, any other is trained and recorded, so what a sandbox is served was
+trained here.
 """
 
 from __future__ import annotations
@@ -18,19 +23,20 @@ from ..rubric import Protocol
 
 
 def main() -> None:
-    payload = json.loads(sys.stdin.read())
+    payload = json.loads(sys.stdin.readline())
     protocol = Protocol(**payload["protocol"])
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
-    import tensorflow as tf
+    import tensorflow  # noqa: F401  (loaded first: the memo applies threads and op determinism before any op)
     import keras
 
     from .. import data
     from ..modeldesc import to_keras
 
-    tf.config.threading.set_intra_op_parallelism_threads(protocol.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(protocol.threads)
-    tf.config.experimental.enable_op_determinism()
+    from ..memo import fitmemo
+
+    memo_config = dict(payload.get("memo") or {"store": None})
+    memo = fitmemo.install(dict(memo_config, threads=protocol.threads, determinism=True))
     folder = Path(payload["data"])
     (x_all, y_all), _ = data.load(Dataset(folder, False, "", 0, 0))
     x_all = x_all.astype("float32") / protocol.pixel_scale
@@ -50,8 +56,12 @@ def main() -> None:
                 stats.append({"var": float(values.var()), "hist": hist.tolist(), "edges": edges.tolist()})
         return stats
 
-    for job in payload["jobs"]:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
         started = time.monotonic()
+        fits_before = len(memo.log)
         epochs = int(job.get("epochs") or protocol.epochs)
         shape = tuple(job["model"]["input_shape"])
         xt, xv = x_train.reshape((-1, *shape)), x_val.reshape((-1, *shape))
@@ -72,7 +82,8 @@ def main() -> None:
             print(json.dumps({"id": job["id"], "history": {}, "kernel_norms_before": [], "kernel_norms_after": [],
                               "duration_s": time.monotonic() - started, "activations": {},
                               "extra": {"same_seed_identical": identical, "no_seed_differs": differs,
-                                        "same_seed_max_abs_diff": gap}}), flush=True)
+                                        "same_seed_max_abs_diff": gap},
+                              "memo": memo_counts(memo, fits_before)}), flush=True)
             keras.backend.clear_session()
             continue
         keras.utils.set_random_seed(int(job["seed"]))
@@ -83,18 +94,26 @@ def main() -> None:
         at_init = dense_outputs(model, probe.reshape((-1, *shape)))
         model.compile(optimizer=optimizer(), loss=protocol.loss, metrics=["accuracy"])
 
-        class Progress(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                print(json.dumps({"progress": f"{job['label']} seed {job['seed']}: epoch {epoch + 1}/{epochs}"}), flush=True)
+        def progress(epoch, total, label=job["label"], seed=job["seed"]):
+            print(json.dumps({"progress": f"{label} seed {seed}: epoch {epoch}/{total}"}), flush=True)
 
+        memo.on_epoch = progress
         history = model.fit(xt, y_train, validation_data=(xv, y_val), epochs=epochs,
-                            batch_size=protocol.batch_size, verbose=0, callbacks=[Progress()])
+                            batch_size=protocol.batch_size, verbose=0)
+        memo.on_epoch = None
         clean = {k: [float(v) for v in values] for k, values in history.history.items()}
         print(json.dumps({"id": job["id"], "history": clean, "kernel_norms_before": before, "kernel_norms_after": norms(),
                           "duration_s": time.monotonic() - started, "extra": {},
-                          "activations": {"init": at_init, "trained": dense_outputs(model, probe.reshape((-1, *shape)))}}),
-                         flush=True)
+                          "activations": {"init": at_init, "trained": dense_outputs(model, probe.reshape((-1, *shape)))},
+                          "memo": memo_counts(memo, fits_before)}), flush=True)
         keras.backend.clear_session()
+
+
+def memo_counts(memo, since: int) -> dict:
+    """How this job's fits went: served from the memo, or trained (and recorded)."""
+    fits = memo.log[since:]
+    return {"fits": len(fits), "served": sum(1 for f in fits if f["served"]),
+            "recorded": sum(1 for f in fits if f.get("recorded"))}
 
 
 __all__ = ["main"]
