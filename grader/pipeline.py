@@ -170,6 +170,8 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
         return result
     memo = memo_settings(rubric, options)
     references = start_references(rubric, options, dataset, memo)
+    if references is not None:
+        references.wait_announced()
     _say(options, Message("pipeline.executing", {"student": sub.student}))
     if on_stage:
         on_stage("execute", "")

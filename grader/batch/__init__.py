@@ -118,6 +118,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                                   memo_settings(rubric, options)) if todo else None
     if references is not None:
         say(msg("batch.references"))
+        references.wait_announced()
     worker_options = replace(options, references=False)
     events: queue.Queue = queue.Queue()
     reported: set[str] = set()

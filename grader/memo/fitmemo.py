@@ -46,6 +46,14 @@ FIT_DATA = ("x", "y", "validation_data", "sample_weight", "class_weight")
 IGNORED_FIT_ARGS = ("self", "verbose", "callbacks")
 
 
+class DryRun(Exception):
+    """Raised instead of training when the memo only computes a fit's key (`Memo.dry`)."""
+
+    def __init__(self, key) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class Unkeyable(Exception):
     """This fit cannot be described exactly: it trains as usual (a miss, with this reason)."""
 
@@ -418,6 +426,7 @@ class Memo:
         self.record = record and store is not None
         self.log: list[dict] = []
         self.on_epoch = None  # the worker's progress line; never changes training
+        self.dry = False  # compute the key, then raise DryRun: the worker announcing what it will train
         self._origins: _Origins | None = None
         self._original_fit = None
         self._wrapper = None
@@ -548,9 +557,11 @@ class Memo:
             record["reason"] = f"unkeyable: {exc}"[:200]
         except Exception as exc:  # describing the fit failed: train as usual
             record["reason"] = f"unkeyable: {type(exc).__name__}: {exc}"[:200]
+        if self.dry:
+            raise DryRun(key)
         if key is not None and self.serve:
             found = self.lookup(key)
-            if found is None:
+            if found is None and not self.record:  # a worker never waits: it is the one training
                 found = self.wait_for(key)
                 record["waited"] = found is not None
             if found == "corrupt":
@@ -656,7 +667,9 @@ def apply_settings(threads: int, determinism: bool) -> None:
 
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Runs a hook right after a top-level module finishes importing (TensorFlow's settings,
-    the fit wrapper), so a notebook that never imports Keras pays nothing."""
+    the fit wrapper), so a notebook that never imports Keras pays nothing. A hook is spent when
+    the module is executed, not when it is looked up: TensorFlow asks for Keras' spec (to see
+    whether it is installed) long before anything imports it."""
 
     def __init__(self, hooks: dict) -> None:
         self.hooks = dict(hooks)
@@ -673,13 +686,22 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             self.busy.discard(name)
         if spec is None or spec.loader is None:
             return spec
-        spec.loader = _HookedLoader(spec.loader, self.hooks.pop(name), self.errors)
+        spec.loader = _HookedLoader(spec.loader, name, self)
         return spec
+
+    def run(self, name: str, module) -> None:
+        hook = self.hooks.pop(name, None)
+        if hook is None:
+            return
+        try:
+            hook(module)
+        except Exception as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
 
 
 class _HookedLoader(importlib.abc.Loader):
-    def __init__(self, inner, hook, errors) -> None:
-        self.inner, self.hook, self.errors = inner, hook, errors
+    def __init__(self, inner, name: str, finder: _AfterImport) -> None:
+        self.inner, self.name, self.finder = inner, name, finder
 
     def create_module(self, spec):
         return self.inner.create_module(spec)
@@ -689,10 +711,7 @@ class _HookedLoader(importlib.abc.Loader):
         if module.__spec__ is not None:
             module.__spec__.loader = self.inner
         self.inner.exec_module(module)
-        try:
-            self.hook(module)
-        except Exception as exc:
-            self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+        self.finder.run(self.name, module)
 
 
 def install(config: dict) -> Memo:
@@ -718,5 +737,5 @@ def install(config: dict) -> Memo:
     return memo
 
 
-__all__ = ["Memo", "Unkeyable", "install", "apply_settings", "rng_states", "set_rng_states", "encode_entry",
+__all__ = ["Memo", "Unkeyable", "DryRun", "install", "apply_settings", "rng_states", "set_rng_states", "encode_entry",
            "decode_entry", "MODULE_NAME"]

@@ -7,6 +7,7 @@ workers serve fits already trained and record the ones they train (grader/memo).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -14,13 +15,16 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from ..data import Dataset
 from ..errors import RetrainError
+from ..kinds import RunKind
 from ..messages import msg
 from ..rubric import Protocol
 from .cache import Cache
 from .specs import RunResult, RunSpec
+from .worker import ANNOUNCE
 
 
 _LIVE: set = set()  # worker processes running now, for stop_workers()
@@ -47,11 +51,19 @@ def _result(spec: RunSpec, key: str, value: dict, cached: bool) -> RunResult:
 
 def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: Cache,
             progress=lambda message: None, cache_only: bool = False, memo_store=None,
-            workers: int | None = None) -> list[RunResult]:
+            workers: int | None = None, on_announced=lambda: None) -> list[RunResult]:
     """Results in the order of `specs`. Cached keys are not retrained; equal keys train once;
     a key another process is training is waited for (a file lock per key), never trained twice.
     With `cache_only`, a missing key raises RetrainError instead of training. `memo_store`: the
-    training memo the workers serve from and record into; `workers`: how many in parallel."""
+    training memo the workers serve from and record into; `workers`: how many in parallel;
+    `on_announced()`: called once every training to come is marked pending (or none is)."""
+    try:
+        return _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, workers, on_announced)
+    finally:
+        on_announced()
+
+
+def _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, workers, on_announced):
     keys = [spec.key(protocol, dataset) for spec in specs]
     found: dict[str, tuple[dict, bool]] = {}
     for key in dict.fromkeys(keys):
@@ -66,7 +78,7 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
         with cache.claim(missing) as (mine, theirs):
             if mine:
                 for key, value in _train([(key, first_spec[key]) for key in mine], protocol, dataset, progress,
-                                         memo_store, workers):
+                                         memo_store, workers, on_announced):
                     cache.put(key, value)
                     cache.release(key)
                     found[key] = (value, False)
@@ -82,6 +94,48 @@ def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: C
     return [_result(spec, key, *found[key]) for spec, key in zip(specs, keys)]
 
 
+class Pending:
+    """The `<key>.pending` markers of announced trainings, kept fresh until each is trained (the
+    worker that trains a key removes its marker; whatever is left is removed at the end)."""
+
+    TOUCH_EVERY_S = 20
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.markers: list = []
+        self._touched = 0.0
+
+    def mark(self, keys: dict) -> None:
+        if self.store is None:
+            return
+        for key in keys.values():
+            if isinstance(key, str) and not self.store.has(key):
+                marker = self.store.folder / f"{key}.pending"
+                try:
+                    marker.touch()
+                    marker.chmod(0o644)
+                    self.markers.append(marker)
+                except OSError:
+                    continue
+        self._touched = time.monotonic()
+
+    def touch(self) -> None:
+        if not self.markers or time.monotonic() - self._touched < self.TOUCH_EVERY_S:
+            return
+        self._touched = time.monotonic()
+        for marker in list(self.markers):
+            try:
+                os.utime(marker)
+            except OSError:  # trained: its worker removed it
+                self.markers.remove(marker)
+
+    def clear(self) -> None:
+        for marker in self.markers:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+        self.markers = []
+
+
 def worker_count(jobs: int, requested: int | None = None) -> int:
     """Parallel training processes: one per core by default (batch-32 steps of a small MLP leave
     a core mostly idle in per-step overhead), never more than there are jobs."""
@@ -90,16 +144,25 @@ def worker_count(jobs: int, requested: int | None = None) -> int:
 
 
 def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress, memo_store=None,
-           workers: int | None = None):
+           workers: int | None = None, on_announced=lambda: None):
     """Yield (key, value) as worker processes finish each run; each worker is handed its next job
     when it answers the last one. A run's result does not depend on which worker trained it
     (seeded, op determinism on, the same threads in each)."""
     header = {"protocol": protocol.to_json(), "data": str(dataset.folder),
               "memo": {"store": str(memo_store.folder), "serve": True, "record": True} if memo_store else None}
     jobs: queue.Queue = queue.Queue()
-    for key, spec in items:
-        jobs.put({"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed, "epochs": spec.epochs,
-                  "kind": str(spec.kind)})
+    listed = [{"id": key, "label": spec.label, "model": spec.model, "seed": spec.seed, "epochs": spec.epochs,
+               "kind": str(spec.kind)} for key, spec in items]
+    trainings = [job for job in listed if job["kind"] == str(RunKind.TRAIN)]
+    if memo_store is None or not trainings:
+        on_announced()
+    else:
+        # first, one worker computes the fit keys of every training to come and the client marks
+        # them pending, so a notebook that reaches one of them before a worker does waits for it
+        jobs.put({"id": ANNOUNCE, "kind": ANNOUNCE, "jobs": trainings})
+    for job in listed:
+        jobs.put(job)
+    pending = Pending(memo_store)
     results: queue.Queue = queue.Queue()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
     processes = []
@@ -131,6 +194,9 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
                     if "progress" in message:
                         results.put(("progress", message["progress"]))
                         continue
+                    if "announce" in message:
+                        results.put(("announce", message["announce"]))
+                        break
                     results.put(("done", (message["id"], {k: message.get(k) for k in VALUE_KEYS})))
                     break
                 else:
@@ -153,6 +219,10 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
             kind, value = results.get()
             if kind == "progress":
                 progress(value)
+                pending.touch()
+            elif kind == "announce":
+                pending.mark(value)
+                on_announced()
             elif kind == "done":
                 done += 1
                 yield value
@@ -163,6 +233,7 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
         if failure is not None or done != len(items):
             raise RetrainError(msg("retrain.worker_failed"), hint=failure or "")
     finally:  # interrupted, or the caller stopped early: no worker outlives its client
+        pending.clear()
         for process, errors in processes:
             if process.poll() is None:
                 process.kill()

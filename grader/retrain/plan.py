@@ -102,10 +102,10 @@ def missing_references(rubric: Rubric, dataset, cache_dir) -> int:
 
 
 def train_references(rubric: Rubric, dataset, *, cache_dir, memo_store=None, workers: int | None = None,
-                     progress=lambda message: None) -> list:
+                     progress=lambda message: None, on_announced=lambda: None) -> list:
     """Find or train the reference runs (see `reference_specs`); their results, cached."""
     return run_all(reference_specs(rubric), rubric.protocol, dataset, Cache(cache_dir), progress,
-                   memo_store=memo_store, workers=workers)
+                   memo_store=memo_store, workers=workers, on_announced=on_announced)
 
 
 class ReferenceTraining:
@@ -117,6 +117,7 @@ class ReferenceTraining:
     def __init__(self, rubric: Rubric, dataset, *, cache_dir, memo_store, workers: int | None = None) -> None:
         self.seconds = 0.0
         self.error: Exception | None = None
+        self.announced = threading.Event()  # every training to come is marked pending
         self._thread = threading.Thread(target=self._run, args=(rubric, dataset, cache_dir, memo_store, workers),
                                         name="grader-references", daemon=True)
         self._thread.start()
@@ -124,11 +125,17 @@ class ReferenceTraining:
     def _run(self, rubric, dataset, cache_dir, memo_store, workers) -> None:
         started = time.monotonic()
         try:
-            train_references(rubric, dataset, cache_dir=cache_dir, memo_store=memo_store, workers=workers)
+            train_references(rubric, dataset, cache_dir=cache_dir, memo_store=memo_store, workers=workers,
+                             on_announced=self.announced.set)
         except Exception as exc:  # RetrainError, OSError: the retraining will say it, if it persists
             self.error = exc
         finally:
             self.seconds = time.monotonic() - started
+            self.announced.set()
+
+    def wait_announced(self, timeout: float = 180) -> None:
+        """Until a notebook can tell which fits to wait for (a worker's start and the keys: ~15 s)."""
+        self.announced.wait(timeout)
 
     def join(self) -> float:
         self._thread.join()

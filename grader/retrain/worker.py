@@ -21,6 +21,8 @@ from ..data import Dataset
 from ..kinds import RunKind
 from ..rubric import Protocol
 
+ANNOUNCE = "announce"  # a job that only computes the fit keys of TRAIN jobs (see client._train)
+
 
 def main() -> None:
     payload = json.loads(sys.stdin.readline())
@@ -56,16 +58,51 @@ def main() -> None:
                 stats.append({"var": float(values.var()), "hist": hist.tolist(), "edges": edges.tolist()})
         return stats
 
+    optimizer = lambda: keras.optimizers.get({"class_name": protocol.optimizer, "config": {"learning_rate": protocol.learning_rate}})
+
+    def train(job, started, fits_before, announce: bool = False):
+        """One TRAIN job, start to end; with `announce`, only as far as its fit's memo key."""
+        epochs = int(job.get("epochs") or protocol.epochs)
+        shape = tuple(job["model"]["input_shape"])
+        xt, xv = x_train.reshape((-1, *shape)), x_val.reshape((-1, *shape))
+        keras.utils.set_random_seed(int(job["seed"]))
+        model = to_keras(job["model"])
+        norms = lambda: [float(np.linalg.norm(layer.kernel.numpy())) for layer in model.layers
+                         if isinstance(layer, keras.layers.Dense)]
+        before = norms()
+        at_init = dense_outputs(model, probe.reshape((-1, *shape)))
+        model.compile(optimizer=optimizer(), loss=protocol.loss, metrics=["accuracy"])
+
+        def progress(epoch, total, label=job["label"], seed=job["seed"]):
+            print(json.dumps({"progress": f"{label} seed {seed}: epoch {epoch}/{total}"}), flush=True)
+
+        memo.on_epoch, memo.dry = (None, True) if announce else (progress, False)
+        try:
+            history = model.fit(xt, y_train, validation_data=(xv, y_val), epochs=epochs,
+                                batch_size=protocol.batch_size, verbose=0)
+        except fitmemo.DryRun as dry:
+            return dry.key
+        finally:
+            memo.on_epoch, memo.dry = None, False
+        clean = {k: [float(v) for v in values] for k, values in history.history.items()}
+        return {"id": job["id"], "history": clean, "kernel_norms_before": before, "kernel_norms_after": norms(),
+                "duration_s": time.monotonic() - started, "extra": {},
+                "activations": {"init": at_init, "trained": dense_outputs(model, probe.reshape((-1, *shape)))},
+                "memo": memo_counts(memo, fits_before)}
+
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
         started = time.monotonic()
         fits_before = len(memo.log)
-        epochs = int(job.get("epochs") or protocol.epochs)
+        if job.get("kind") == ANNOUNCE:  # the fit keys of the jobs to come, so sandboxes wait for them
+            keys = {item["id"]: train(item, started, fits_before, announce=True) for item in job["jobs"]}
+            keras.backend.clear_session()
+            print(json.dumps({"id": job["id"], "announce": keys}), flush=True)
+            continue
         shape = tuple(job["model"]["input_shape"])
-        xt, xv = x_train.reshape((-1, *shape)), x_val.reshape((-1, *shape))
-        optimizer = lambda: keras.optimizers.get({"class_name": protocol.optimizer, "config": {"learning_rate": protocol.learning_rate}})
+        xt = x_train.reshape((-1, *shape))
         if job.get("kind") == RunKind.REPRO:
             def weights_after(seed):
                 if seed is not None:
@@ -86,26 +123,7 @@ def main() -> None:
                               "memo": memo_counts(memo, fits_before)}), flush=True)
             keras.backend.clear_session()
             continue
-        keras.utils.set_random_seed(int(job["seed"]))
-        model = to_keras(job["model"])
-        norms = lambda: [float(np.linalg.norm(layer.kernel.numpy())) for layer in model.layers
-                         if isinstance(layer, keras.layers.Dense)]
-        before = norms()
-        at_init = dense_outputs(model, probe.reshape((-1, *shape)))
-        model.compile(optimizer=optimizer(), loss=protocol.loss, metrics=["accuracy"])
-
-        def progress(epoch, total, label=job["label"], seed=job["seed"]):
-            print(json.dumps({"progress": f"{label} seed {seed}: epoch {epoch}/{total}"}), flush=True)
-
-        memo.on_epoch = progress
-        history = model.fit(xt, y_train, validation_data=(xv, y_val), epochs=epochs,
-                            batch_size=protocol.batch_size, verbose=0)
-        memo.on_epoch = None
-        clean = {k: [float(v) for v in values] for k, values in history.history.items()}
-        print(json.dumps({"id": job["id"], "history": clean, "kernel_norms_before": before, "kernel_norms_after": norms(),
-                          "duration_s": time.monotonic() - started, "extra": {},
-                          "activations": {"init": at_init, "trained": dense_outputs(model, probe.reshape((-1, *shape)))},
-                          "memo": memo_counts(memo, fits_before)}), flush=True)
+        print(json.dumps(train(job, started, fits_before)), flush=True)
         keras.backend.clear_session()
 
 
