@@ -61,8 +61,7 @@ class Unkeyable(Exception):
 # -- the key ---------------------------------------------------------------------------------
 
 class _Hasher:
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
+    """Arrays by their dtype, shape and the sha256 of their bytes (what a key says of an array)."""
 
     def array(self, value) -> dict:
         import numpy as np
