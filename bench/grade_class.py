@@ -1,6 +1,15 @@
 """What the training memo buys: one submission with and without it, a class of 12, a warm regrade.
 
     .venv/bin/python bench/grade_class.py [--data-dir DIR] [--students N] [--jobs J] [--keep DIR]
+    .venv/bin/python bench/grade_class.py --scheduler spawn|tcp://HOST:PORT [--data-dir DIR] [--students N]
+
+With --scheduler, the class is graded on a Dask cluster instead (grader/cluster): `spawn`
+starts `dask scheduler` and `dask worker` processes here, and measures the class on 1 worker,
+then on 2 (each from an empty store, a fresh cluster each); an address grades once on that
+cluster. It prints each phase's wall time, the training runs computed on the cluster against
+the runs the submissions asked for, and whether the two gradebooks are equal; its last line is
+    wall_1w_s=<s> computed_1w=<n> asked_1w=<n> wall_2w_s=... ratio_2w_1w=<r> gradebooks_equal=<0|1>
+The memo phases below are not run then.
 
 On real Fashion-MNIST by default (no --data-dir: the grader finds /usr/share/datasets/fashion-mnist)
 and the full protocol of the rubric as loaded (homework: 20 epochs; exercises 2 and 4: 5), it
@@ -467,8 +476,73 @@ def fmt_timings(result: dict) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in (result.get("timings") or {}).items() if isinstance(v, (int, float)))
 
 
+def gradebook_rows(out: Path) -> list[dict]:
+    import csv
+
+    with open(out / "gradebook.csv") as handle:
+        return [{k: v for k, v in row.items() if k != "duration_s"} for row in csv.DictReader(handle)]
+
+
+def cluster_phase(label: str, folder: Path, rubric, options: Options, spec) -> tuple[float, dict]:
+    from grader.cluster import grade_folder_on_cluster
+
+    say(f"[{label}] class of {len(list(folder.iterdir()))} on {spec.scheduler}, empty store ({options.cache_dir})")
+    started = time.monotonic()
+    summary = grade_folder_on_cluster(folder, rubric, options, spec, stream=sys.stderr)
+    seconds = time.monotonic() - started
+    say(f"      {seconds:.1f} s, {summary['cluster']}")
+    return seconds, summary
+
+
+def cluster_main(args) -> None:
+    """`--scheduler spawn`: a class on 1 worker, then on 2 (each a fresh `dask scheduler` and
+    `dask worker` processes on loopback, each from an empty store); `--scheduler tcp://…`: the
+    class once on that cluster as it is."""
+    from grader.cluster import ClusterSpec
+    from grader.cluster.spawn import spawn
+
+    rubric = load_rubric()
+    with tempfile.TemporaryDirectory(prefix="grade-cluster-") as tmp_name:
+        tmp = Path(tmp_name)
+        roster = build_class(tmp / "class", args.students)
+        base = {"data_dir": args.data_dir, "quiet": True}
+        phases = {}
+        if args.scheduler == "spawn":
+            for n in (1, 2):
+                with spawn(tmp / f"cluster-{n}", n) as cluster:
+                    phases[n] = cluster_phase(f"{n} worker{'s' if n > 1 else ''}", tmp / "class", rubric,
+                                              Options(out=tmp / f"out-{n}", cache_dir=tmp / f"cache-{n}", **base),
+                                              ClusterSpec(scheduler=cluster.address))
+        else:
+            seconds, summary = cluster_phase("cluster", tmp / "class", rubric,
+                                             Options(out=tmp / "out-c", cache_dir=tmp / "cache-c", **base),
+                                             ClusterSpec(scheduler=args.scheduler))
+            phases[summary["cluster"]["workers"]] = (seconds, summary)
+        out = print
+        out(f"data: {'subset ' + args.data_dir if args.data_dir else 'real Fashion-MNIST'}; protocol: homework "
+            f"{rubric.protocol.epochs} epochs; class of {len(roster)}: {', '.join(name for name, _ in roster)}")
+        out(f"{'workers':>8s} {'wall s':>9s} {'s/submission':>13s} {'trainings computed':>19s} {'runs asked':>11s} {'references':>11s}")
+        for n, (seconds, summary) in sorted(phases.items()):
+            c = summary["cluster"]
+            out(f"{n:8d} {seconds:9.1f} {seconds / len(roster):13.1f} {c['trainings_computed']:19d} "
+                f"{c['trainings_asked']:11d} {c['references_trained']:11d}   statuses {summary['statuses']}")
+        fields = []
+        for n, (seconds, summary) in sorted(phases.items()):
+            c = summary["cluster"]
+            fields += [f"wall_{n}w_s={seconds:.1f}", f"computed_{n}w={c['trainings_computed']}", f"asked_{n}w={c['trainings_asked']}"]
+        if 1 in phases and 2 in phases:
+            ratio = phases[2][0] / phases[1][0]
+            same = gradebook_rows(tmp / "out-1") == gradebook_rows(tmp / "out-2")
+            out(f"wall(2 workers) / wall(1 worker) = {ratio:.2f}; gradebooks equal (durations aside): {'yes' if same else 'NO'}")
+            fields += [f"ratio_2w_1w={ratio:.3f}", f"gradebooks_equal={int(same)}"]
+        out(" ".join(fields))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scheduler", default=None, metavar="spawn|tcp://HOST:PORT",
+                        help="grade the class on a Dask cluster instead: 'spawn' measures 1 and then 2 workers started "
+                             "here as processes; an address grades once on that cluster")
     parser.add_argument("--data-dir", default=None, help="a Fashion-MNIST folder or subset (default: the grader finds the real data)")
     parser.add_argument("--students", type=int, default=12, help="class size (default 12: alice, carol, 10 variants)")
     parser.add_argument("--jobs", type=int, default=2, help="grade_folder's parallel submissions (default 2)")
@@ -476,6 +550,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.students < 2:
         parser.error("--students must be at least 2 (alice and carol)")
+    if args.scheduler:
+        return cluster_main(args)
     rubric = load_rubric()
     ex = rubric.exercises
     n_protocol = len(rubric.homework.initializers) + (len(ex.ex2.runs) + len(ex.ex4.runs) if ex else 0)

@@ -1,6 +1,7 @@
 """`grade PATH` (a file or a class folder) and `grade check FILE` (student self-check).
 
-A thin layer over pipeline.grade, batch.grade_folder and selfcheck.check_file; option defaults
+A thin layer over pipeline.grade, batch.grade_folder (cluster.grade_folder_on_cluster with
+`--scheduler tcp://HOST:PORT` or `--cluster local`) and selfcheck.check_file; option defaults
 come from `Options`. Exit 0 when graded (whatever the score); 2 usage, 3 data, 4 sandbox, 1 any
 other grader error.
 
@@ -68,6 +69,8 @@ def grade_parser(lang: str = "es") -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=Options().seeds, help=text(lang, "cli.seeds"))
     p.add_argument("--allow-unsandboxed", action="store_true", help=text(lang, "cli.allow_unsandboxed"))
     p.add_argument("--jobs", type=int, default=1, help=text(lang, "cli.jobs"))
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help=text(lang, "cli.scheduler"))
+    p.add_argument("--cluster", choices=["local"], default=None, help=text(lang, "cli.cluster"))
     p.add_argument("--force", action="store_true", help=text(lang, "cli.force"))
     p.add_argument("--quiet", action="store_true", help=text(lang, "cli.quiet"))
     return p
@@ -115,10 +118,21 @@ def _run(argv: list[str], lang: str) -> int:
     rubric = _rubric(args)
     options = _options(args, seeds=args.seeds, allow_unsandboxed=args.allow_unsandboxed, quiet=args.quiet)
     path = Path(args.path)
+    if args.scheduler and args.cluster:
+        raise UsageError(msg("cli.cluster_both"))
+    if (args.scheduler or args.cluster) and not path.is_dir():
+        raise UsageError(msg("cli.cluster_needs_folder", path=str(path)))
     if path.is_dir():
         from .batch import grade_folder, summary_lines
-        summary = grade_folder(path, rubric, options, jobs=args.jobs, force=args.force,
-                               rubric_path=Path(args.rubric) if args.rubric else None, lang=lang)
+        rubric_path = Path(args.rubric) if args.rubric else None
+        if args.scheduler or args.cluster:
+            from .cluster import ClusterSpec, grade_folder_on_cluster
+            spec = ClusterSpec(scheduler=args.scheduler, local_workers=args.jobs if args.cluster else 0)
+            summary = grade_folder_on_cluster(path, rubric, options, spec, force=args.force, rubric_path=rubric_path,
+                                              lang=lang)
+        else:
+            summary = grade_folder(path, rubric, options, jobs=args.jobs, force=args.force, rubric_path=rubric_path,
+                                   lang=lang)
         print("\n".join(summary_lines(summary, options.out, lang)))
         return 0
     if options.allow_unsandboxed:

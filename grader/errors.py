@@ -8,7 +8,8 @@
     ├── SubmissionError          the submission file itself is unusable (invalid_submission)
     ├── ArtifactError            an artifact from the sandbox breaks the schema or a size cap
     ├── RetrainError             the grader's own training worker failed
-    └── OutputError              a report or result cannot be written (disk full, permissions)
+    ├── OutputError              a report or result cannot be written (disk full, permissions)
+    └── ClusterError             a Dask scheduler unreachable, or a worker unlike the client
 
     Interrupted (a KeyboardInterrupt, not a GraderError): SIGINT or SIGTERM stopped the run;
                  everything it started has been stopped on the way out
@@ -86,6 +87,10 @@ class OutputError(GraderError):
     pass
 
 
+class ClusterError(GraderError):
+    pass
+
+
 __all__ = [
     "GraderError",
     "UsageError",
@@ -96,5 +101,6 @@ __all__ = [
     "ArtifactError",
     "RetrainError",
     "OutputError",
+    "ClusterError",
     "Interrupted",
 ]

@@ -42,6 +42,15 @@ class Identity:
         return f"{self.pid} {self.start} {self.session}\n"
 
 
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """In a child, before exec (`preexec_fn`): the kernel sends `signum` to it when the thread
+    that started it dies. For children of a Dask worker thread: a worker killed with -9 would
+    otherwise leave its grading or training processes running, unseen by anyone."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+
+
 def identity(pid: int) -> Identity | None:
     """The live process `pid`, or None (gone, or not readable)."""
     try:

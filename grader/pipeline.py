@@ -45,13 +45,14 @@ class Options:
     train_workers: int | None = None  # parallel training processes; None: one per core
     self_check: bool = False  # the student's own run on their machine (the memo may then be unsandboxed)
     references: bool = True  # train the reference runs first (a batch's workers leave it to the batch)
+    cluster: str | None = None  # a Dask scheduler's address: the grader's trainings run there, one task per key
 
     def to_json(self) -> dict:
         """Plain JSON, for the batch worker process (the one place Options crosses a boundary)."""
         return {"out": str(self.out), "lang": self.lang, "data_dir": self.data_dir, "seeds": self.seeds,
                 "allow_unsandboxed": self.allow_unsandboxed, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
                 "quiet": self.quiet, "retrain": str(self.retrain), "memo": self.memo, "train_workers": self.train_workers,
-                "self_check": self.self_check, "references": self.references}
+                "self_check": self.self_check, "references": self.references, "cluster": self.cluster}
 
     @classmethod
     def from_json(cls, raw: dict) -> "Options":
@@ -227,9 +228,13 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
             last[0] = time.monotonic()
             _say(options, Message("pipeline.progress", {"student": sub.student, "message": message}))
 
+    trainer = None
+    if options.cluster:  # imported here: Dask is loaded only by a cluster run
+        from .cluster.training import cluster_trainer
+        trainer = cluster_trainer(options.cluster, options.data_dir)
     retraining = retrain(extracted.values, rubric, dataset, cache_dir=options.cache_dir, mode=options.retrain,
                          extra_seeds=options.seeds, progress=progress, memo_store=memo.store,
-                         workers=options.train_workers)
+                         workers=options.train_workers, trainer=trainer)
     timings["retrain"] = time.monotonic() - t0
     t0 = time.monotonic()
     stage("checks")

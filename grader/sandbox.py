@@ -29,7 +29,7 @@ from pathlib import Path
 from . import leftovers
 from .errors import SandboxUnavailable
 from .kinds import SandboxLevel
-from .messages import Message, msg
+from .messages import Message, msg, render
 from .rubric import Limits  # re-exported: the sandbox is where the limits are enforced
 
 NOBODY = 65534
@@ -77,6 +77,14 @@ def probe() -> Message | str | None:
     if done.returncode != 0:
         return (done.stderr or done.stdout or f"exit {done.returncode}").strip()
     return None
+
+
+def capabilities() -> dict:
+    """The sandbox level this machine reaches, as plain data (a cluster's workers must all reach
+    the client's): bubblewrap ("ok" or why not), root, and which cgroup controllers exist."""
+    reason = probe()
+    return {"bwrap": "ok" if reason is None else render(reason, "en"), "root": _is_root(),
+            "cgroups": [c for c in ("memory", "pids") if (CGROUP_ROOT / c / "cgroup.procs").exists()]}
 
 
 def _is_root() -> bool:

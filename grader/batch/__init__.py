@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import OutputError
@@ -69,7 +69,7 @@ def _unchanged(entry: Entry, rubric: Rubric, options: Options) -> bool:
     return previous["fingerprint"] == fingerprint(sha, rubric, options)
 
 
-def _write_error(entry: Entry, status: GradeStatus, message, rubric: Rubric, options: Options) -> None:
+def write_error(entry: Entry, status: GradeStatus, message, rubric: Rubric, options: Options) -> None:
     result = error_result(entry.student, entry.path.stem if entry.path else entry.student, status, message, rubric)
     write_result(result, None, rubric, options.out, options.lang)
 
@@ -89,13 +89,22 @@ def stop_workers(processes: list, grace_s: float = 15.0) -> None:
         process.wait()
 
 
-def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, force: bool = False,
-                 rubric_path: Path | None = None, stream=sys.stderr, lang: str | None = None) -> dict:
-    """Grade every submission in `folder`; returns the class summary (also written to disk).
+@dataclass
+class BatchPlan:
+    """What a batch run will do, the same locally and on a cluster: every entry, the notes on
+    what was skipped, who is unchanged since the last run (reused) and who is to grade."""
 
-    `lang` is the terminal's language for the progress lines (default: the report's)."""
-    from .worker import job  # not at import time: the worker process imports this package first
+    entries: list
+    skipped: list
+    reused: list
+    todo: list
+    say: object  # say(Message | str): one line on the terminal, in its language
+    lang: str
 
+
+def plan_batch(folder: Path, rubric: Rubric, options: Options, force: bool = False, stream=sys.stderr,
+               lang: str | None = None) -> BatchPlan:
+    """Discover, say what is skipped, find what is unchanged (`lang`: the terminal's)."""
     say_lang = lang or options.lang
 
     def say(line) -> None:
@@ -104,14 +113,34 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
     entries, skipped = discover(folder, rubric.contract.get("batch_ignore", []))
     for note in skipped:
         say(msg("batch.skipped", note=note))
+    reused = [] if force else [e.student for e in entries if _unchanged(e, rubric, options)]
+    todo = [e for e in entries if e.student not in reused]
+    return BatchPlan(entries, skipped, reused, todo, say, say_lang)
+
+
+def finish_batch(plan: BatchPlan, rubric: Rubric, options: Options) -> dict:
+    """The class files, rebuilt from every result on disk; the summary, with who was graded now."""
+    summary = write_class_files(options.out, [e.student for e in plan.entries], rubric, plan.skipped, options.lang)
+    summary["reused"] = plan.reused
+    summary["graded_now"] = [e.student for e in plan.todo]
+    return summary
+
+
+def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, force: bool = False,
+                 rubric_path: Path | None = None, stream=sys.stderr, lang: str | None = None) -> dict:
+    """Grade every submission in `folder`; returns the class summary (also written to disk).
+
+    `lang` is the terminal's language for the progress lines (default: the report's)."""
+    from .worker import job  # not at import time: the worker process imports this package first
+
+    plan = plan_batch(folder, rubric, options, force, stream, lang)
+    say, todo = plan.say, plan.todo
     jobs, why = jobs_for_memory(max(1, jobs))
     if why:
         say(why)
-    reused = [] if force else [e.student for e in entries if _unchanged(e, rubric, options)]
-    todo = [e for e in entries if e.student not in reused]
-    progress = Progress(len(todo), jobs, say_lang, stream)
-    if reused:
-        say(msg("batch.unchanged", names=", ".join(reused)))
+    progress = Progress(len(todo), jobs, plan.lang, stream)
+    if plan.reused:
+        say(msg("batch.unchanged", names=", ".join(plan.reused)))
     # reference runs first, once for the class, in the background: the first notebooks already
     # wait for (rather than repeat) the protocol's fits; the workers leave them to this process
     references = start_references(rubric, replace(options, quiet=True), data_module.locate(options.data_dir),
@@ -138,7 +167,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             while pending and len(running) < jobs:
                 entry = pending.pop(0)
                 if entry.path is None:
-                    _write_error(entry, GradeStatus.INVALID_SUBMISSION, entry.note, rubric, options)
+                    write_error(entry, GradeStatus.INVALID_SUBMISSION, entry.note, rubric, options)
                     progress.finish(entry.student, msg("batch.invalid", student=entry.student, note=entry.note), None)
                     continue
                 process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
@@ -167,7 +196,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             elif "error" in message:
                 reported.add(student)
                 error = str(message["error"])
-                _write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
+                write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
                 progress.finish(student, msg("batch.grader_error", student=student, error=error[:200]), time.monotonic() - began)
             elif message.get("eof"):
                 code = process.wait()
@@ -177,7 +206,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                 except (ProcessLookupError, PermissionError):
                     pass
                 if student not in reported:
-                    _write_error(entry, GradeStatus.GRADER_ERROR, msg("batch.worker_died", code=code), rubric, options)
+                    write_error(entry, GradeStatus.GRADER_ERROR, msg("batch.worker_died", code=code), rubric, options)
                     progress.finish(student, msg("batch.worker_failed", student=student, code=code), time.monotonic() - began)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: each worker stops its own run cleanly, then the batch stops
         stop_workers([process for process, _, _ in running.values()])
@@ -186,10 +215,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
         raise
     if references is not None:
         references.join()
-    summary = write_class_files(options.out, [e.student for e in entries], rubric, skipped, options.lang)
-    summary["reused"] = reused
-    summary["graded_now"] = [e.student for e in todo]
-    return summary
+    return finish_batch(plan, rubric, options)
 
 
 def summary_lines(summary: dict, out: Path, lang: str) -> list[str]:
@@ -201,4 +227,5 @@ def summary_lines(summary: dict, out: Path, lang: str) -> list[str]:
             f"  {out / 'index.html'} · {out / 'gradebook.csv'} · {out / 'results.jsonl'}"]
 
 
-__all__ = ["grade_folder", "discover", "write_class_files", "jobs_for_memory", "summary_lines", "Entry", "Progress"]
+__all__ = ["grade_folder", "plan_batch", "finish_batch", "BatchPlan", "write_error", "discover", "write_class_files",
+           "jobs_for_memory", "summary_lines", "Entry", "Progress"]

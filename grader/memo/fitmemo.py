@@ -424,6 +424,7 @@ class Memo:
         self.serve = serve and store is not None
         self.record = record and store is not None
         self.log: list[dict] = []
+        self.entries: list[str] = []  # full keys of the entries this process served or recorded, in order
         self.on_epoch = None  # the worker's progress line; never changes training
         self.dry = False  # compute the key, then raise DryRun: the worker announcing what it will train
         self._origins: _Origins | None = None
@@ -572,6 +573,7 @@ class Memo:
                     record["reason"] = f"restore refused: {exc}"[:200]
                 else:
                     record.update(served=True, reason="exact key", seconds=round(time.monotonic() - started, 3))
+                    self.entries.append(key)
                     self._log(record)
                     return history
             else:
@@ -588,6 +590,7 @@ class Memo:
                 try:
                     self.write(key, encode_entry(key, model, history, rng_states()))
                     record["recorded"] = True
+                    self.entries.append(key)
                 except Exception as exc:
                     record["record_error"] = f"{type(exc).__name__}: {exc}"[:200]
         finally:

@@ -47,6 +47,15 @@ class Cache:
         self.delete(key)  # a corrupt entry is recomputed, never trusted
         return None
 
+    def items(self) -> dict[str, dict]:
+        """Every stored run, key → value (what a cluster run hands its workers first)."""
+        if self.path is None:
+            return {}
+        with self._connect() as db:
+            rows = db.execute("SELECT key FROM runs").fetchall()
+        found = {key: self.get(key) for (key,) in rows}
+        return {key: value for key, value in found.items() if value is not None}
+
     def put(self, key: str, value: dict) -> None:
         if self.path is None:
             return

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 
+from .. import leftovers
 from ..data import Dataset
 from ..errors import RetrainError
 from ..kinds import RunKind
@@ -51,19 +52,22 @@ def _result(spec: RunSpec, key: str, value: dict, cached: bool) -> RunResult:
 
 def run_all(specs: list[RunSpec], protocol: Protocol, dataset: Dataset, cache: Cache,
             progress=lambda message: None, cache_only: bool = False, memo_store=None,
-            workers: int | None = None, on_announced=lambda: None) -> list[RunResult]:
+            workers: int | None = None, on_announced=lambda: None, trainer=None) -> list[RunResult]:
     """Results in the order of `specs`. Cached keys are not retrained; equal keys train once;
     a key another process is training is waited for (a file lock per key), never trained twice.
     With `cache_only`, a missing key raises RetrainError instead of training. `memo_store`: the
     training memo the workers serve from and record into; `workers`: how many in parallel;
-    `on_announced()`: called once every training to come is marked pending (or none is)."""
+    `on_announced()`: called once every training to come is marked pending (or none is).
+    `trainer`: what trains the missing keys, with `train`'s signature (default `train`, local
+    processes; a cluster run passes grader.cluster's, which makes each key one Dask task)."""
     try:
-        return _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, workers, on_announced)
+        return _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, workers, on_announced,
+                        trainer or train)
     finally:
         on_announced()
 
 
-def _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, workers, on_announced):
+def _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, workers, on_announced, trainer):
     keys = [spec.key(protocol, dataset) for spec in specs]
     found: dict[str, tuple[dict, bool]] = {}
     for key in dict.fromkeys(keys):
@@ -77,8 +81,8 @@ def _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, 
         first_spec = {key: specs[keys.index(key)] for key in missing}
         with cache.claim(missing) as (mine, theirs):
             if mine:
-                for key, value in _train([(key, first_spec[key]) for key in mine], protocol, dataset, progress,
-                                         memo_store, workers, on_announced):
+                for key, value in trainer([(key, first_spec[key]) for key in mine], protocol, dataset, progress,
+                                          memo_store, workers, on_announced):
                     cache.put(key, value)
                     cache.release(key)
                     found[key] = (value, False)
@@ -86,7 +90,7 @@ def _run_all(specs, protocol, dataset, cache, progress, cache_only, memo_store, 
                 cache.wait(key)
                 hit = cache.get(key)
                 if hit is None:  # the other process failed: train it here
-                    (_, hit), = _train([(key, first_spec[key])], protocol, dataset, progress, memo_store, 1)
+                    (_, hit), = trainer([(key, first_spec[key])], protocol, dataset, progress, memo_store, 1)
                     cache.put(key, hit)
                     found[key] = (hit, False)
                 else:
@@ -143,11 +147,12 @@ def worker_count(jobs: int, requested: int | None = None) -> int:
     return max(1, min(jobs, wanted))
 
 
-def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress, memo_store=None,
-           workers: int | None = None, on_announced=lambda: None):
+def train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset, progress, memo_store=None,
+          workers: int | None = None, on_announced=lambda: None, die_with_parent: bool = False):
     """Yield (key, value) as worker processes finish each run; each worker is handed its next job
     when it answers the last one. A run's result does not depend on which worker trained it
-    (seeded, op determinism on, the same threads in each)."""
+    (seeded, op determinism on, the same threads in each). `die_with_parent`: the workers get
+    SIGKILL when this process dies (a Dask worker killed mid-task leaves no trainer behind)."""
     header = {"protocol": protocol.to_json(), "data": str(dataset.folder),
               "memo": {"store": str(memo_store.folder), "serve": True, "record": True} if memo_store else None}
     jobs: queue.Queue = queue.Queue()
@@ -169,7 +174,8 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
     for _ in range(worker_count(len(items), workers)):
         errors = tempfile.TemporaryFile("w+")
         process = subprocess.Popen([sys.executable, "-m", "grader.retrain.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+                                   stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
+                                   preexec_fn=leftovers.die_with_parent if die_with_parent else None)
         processes.append((process, errors))
         with _LIVE_LOCK:
             _LIVE.add(process)
@@ -243,4 +249,4 @@ def _train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Datase
                 _LIVE.discard(process)
 
 
-__all__ = ["run_all", "worker_count", "stop_workers"]
+__all__ = ["run_all", "train", "worker_count", "stop_workers", "VALUE_KEYS"]

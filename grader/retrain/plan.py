@@ -147,8 +147,9 @@ class ReferenceTraining:
 
 
 def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMode, extra_seeds: int = 0,
-            progress=lambda message: None, memo_store=None, workers: int | None = None) -> Retraining:
-    """Plan, run (or read from the cache) and group every run one submission needs."""
+            progress=lambda message: None, memo_store=None, workers: int | None = None, trainer=None) -> Retraining:
+    """Plan, run (or read from the cache) and group every run one submission needs (`trainer`:
+    see `run_all`)."""
     descs, source = choose_runs(values, rubric)
     if mode == RetrainMode.OFF:
         return Retraining({}, {}, source, msg("retrain.off"))
@@ -157,7 +158,8 @@ def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMo
     specs += exercise_specs(rubric, descs)
     try:
         results = run_all(specs, rubric.protocol, dataset, Cache(cache_dir), progress,
-                          cache_only=mode == RetrainMode.CACHE_ONLY, memo_store=memo_store, workers=workers)
+                          cache_only=mode == RetrainMode.CACHE_ONLY, memo_store=memo_store, workers=workers,
+                          trainer=trainer)
     except (RetrainError, OSError) as exc:
         why: Message | str = exc.as_message() if isinstance(exc, RetrainError) else str(exc)
         if mode == RetrainMode.CACHE_ONLY:

@@ -61,6 +61,7 @@ def main() -> None:
     optimizer = lambda: keras.optimizers.get({"class_name": protocol.optimizer, "config": {"learning_rate": protocol.learning_rate}})
 
     def train(job, started, fits_before, announce: bool = False):
+        entries_before = len(memo.entries)
         """One TRAIN job, start to end; with `announce`, only as far as its fit's memo key."""
         epochs = int(job.get("epochs") or protocol.epochs)
         shape = tuple(job["model"]["input_shape"])
@@ -88,14 +89,14 @@ def main() -> None:
         return {"id": job["id"], "history": clean, "kernel_norms_before": before, "kernel_norms_after": norms(),
                 "duration_s": time.monotonic() - started, "extra": {},
                 "activations": {"init": at_init, "trained": dense_outputs(model, probe.reshape((-1, *shape)))},
-                "memo": memo_counts(memo, fits_before)}
+                "memo": memo_counts(memo, fits_before, entries_before)}
 
     for line in sys.stdin:
         if not line.strip():
             continue
         job = json.loads(line)
         started = time.monotonic()
-        fits_before = len(memo.log)
+        fits_before, entries_before = len(memo.log), len(memo.entries)
         if job.get("kind") == ANNOUNCE:  # the fit keys of the jobs to come, so sandboxes wait for them
             keys = {item["id"]: train(item, started, fits_before, announce=True) for item in job["jobs"]}
             keras.backend.clear_session()
@@ -120,18 +121,19 @@ def main() -> None:
                               "duration_s": time.monotonic() - started, "activations": {},
                               "extra": {"same_seed_identical": identical, "no_seed_differs": differs,
                                         "same_seed_max_abs_diff": gap},
-                              "memo": memo_counts(memo, fits_before)}), flush=True)
+                              "memo": memo_counts(memo, fits_before, entries_before)}), flush=True)
             keras.backend.clear_session()
             continue
         print(json.dumps(train(job, started, fits_before)), flush=True)
         keras.backend.clear_session()
 
 
-def memo_counts(memo, since: int) -> dict:
-    """How this job's fits went: served from the memo, or trained (and recorded)."""
+def memo_counts(memo, since: int, entries_since: int) -> dict:
+    """How this job's fits went: served from the memo, or trained (and recorded); `entries`:
+    the full keys of the memo entries it used, which a cluster run ships to the client's store."""
     fits = memo.log[since:]
     return {"fits": len(fits), "served": sum(1 for f in fits if f["served"]),
-            "recorded": sum(1 for f in fits if f.get("recorded"))}
+            "recorded": sum(1 for f in fits if f.get("recorded")), "entries": memo.entries[entries_since:]}
 
 
 __all__ = ["main"]
