@@ -1,6 +1,6 @@
 """Grading on a Dask cluster: the connect check, the client's trust in what workers send, a
 LocalCluster run whose rerun on a new cluster trains nothing, and a real `dask scheduler` with two
-`dask worker` processes, one killed mid-run, whose files equal the local batch's."""
+`dask worker` processes, one killed mid-run and then the client, whose files equal the local batch's."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from grader.cluster.connect import COMPARED, ClusterSpec, differences, facts, op
 from grader.cluster.grading import seed_scratch
 from grader.cluster.spawn import spawn
 from grader.errors import ClusterError
+from grader.retrain.plan import reference_specs
 from grader.memo import MemoStore
 from grader.memo.fitmemo import FORMAT
 from grader.messages import render
@@ -207,24 +208,32 @@ def local_batch(subset, tmp_path_factory):
     return folder, base / "out"
 
 
-def test_local_cluster_equals_the_local_batch_and_a_new_cluster_trains_nothing(local_batch, subset, tmp_path):
-    folder, local_out = local_batch
-    out, cache = tmp_path / "out", tmp_path / "cache"
-    first = subprocess.run(grade_command(folder, out, cache, subset, "--cluster", "local", "--jobs", "2"),
+def test_local_cluster_grades_and_a_new_cluster_trains_nothing(subset, reference_rubric, tmp_path):
+    """`--cluster local`: the reference runs are trained once on the cluster; a new LocalCluster
+    with the same client store trains nothing and writes the same files. (That a cluster's files
+    equal the local batch's is the next test's, on real scheduler and worker processes.)"""
+    needs_root_sandbox()
+    folder = tmp_path / "clase"
+    folder.mkdir()
+    notebook(folder / "ana.ipynb", QUICK)
+    (folder / "rota.ipynb").write_text("{esto no es json")
+    cache = tmp_path / "cache"
+    first = subprocess.run(grade_command(folder, tmp_path / "out", cache, subset, "--cluster", "local", "--jobs", "2"),
                            capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "corregidas ahora: 4 · sin cambios: 0" in first.stdout
-    assert "corridas de referencia que el almacén no tiene" in first.stderr
-    assert_same(local_out, out)
-    assert all(json.loads((out / s / "result.json").read_text())["cluster"]["worker"].startswith("tcp://")
-               for s in ("alice", "ana", "eve"))
-    # a new LocalCluster, the same client store, every submission graded again: nothing is trained
+    assert "corregidas ahora: 2 · sin cambios: 0" in first.stdout
+    references = len(reference_specs(reference_rubric))
+    assert f"entrenando primero en el clúster {references} corridas de referencia" in first.stderr
+    # ana has no models of her own: her retraining is the reference runs, already trained
+    assert f"entrenamientos: {references} calculados en el clúster" in first.stderr, first.stderr[-3000:]
+    ana = json.loads((tmp_path / "out" / "ana" / "result.json").read_text())
+    assert ana["status"] == "graded" and ana["cluster"]["worker"].startswith("tcp://127.0.0.1:")
     again = subprocess.run(grade_command(folder, tmp_path / "out2", cache, subset, "--cluster", "local", "--jobs", "2"),
                            capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "entrenamientos: 0 calculados en el clúster" in again.stderr, again.stderr[-3000:]
     assert "corridas de referencia" not in again.stderr
-    assert_same(local_out, tmp_path / "out2")
+    assert comparable(tmp_path / "out2") == comparable(tmp_path / "out")
 
 
 def _grading_processes() -> list[tuple[int, int]]:

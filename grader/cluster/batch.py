@@ -108,10 +108,37 @@ def _references(client, rubric: Rubric, options: Options, dataset, cache: Cache)
     return futures, keys
 
 
+def _settle(future, entry, took: float | None, rubric: Rubric, options: Options, cache: Cache,
+            store: MemoStore | None, progress: Progress) -> int:
+    """One finished grading task: its files written, or that student's grader_error; the
+    number of training runs the submission asked for (0 when it was not graded)."""
+    try:
+        payload = future.result()
+    except Exception as exc:  # KilledWorker (its worker died on every try), or the task failed
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        write_error(entry, GradeStatus.GRADER_ERROR, msg("cluster.task_failed", error=error), rubric, options)
+        progress.finish(entry.student, msg("batch.grader_error", student=entry.student, error=error[:200]), took)
+        return 0
+    outcome = payload.get("outcome") or {}
+    try:
+        if "done" in outcome:
+            asked = runs_asked(_accept(payload, entry, options, cache, store))
+            done = outcome["done"]
+            progress.finish(entry.student, f"{entry.student}: {done['score']:g}/{done['max_score']:g} "
+                            f"({done['status']}) · {payload.get('host', '')}", took)
+            return asked
+    except ValueError as exc:  # a worker's answer of the wrong shape: this student's error
+        outcome = {"error": f"{exc}"}
+    error = str(outcome.get("error") or outcome.get("fatal") or msg("batch.worker_died", code=payload.get("code")))
+    write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
+    progress.finish(entry.student, msg("batch.grader_error", student=entry.student, error=error[:200]), took)
+    return 0
+
+
 def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec: ClusterSpec, force: bool = False,
                             rubric_path: Path | None = None, stream=sys.stderr, lang: str | None = None) -> dict:
     """Grade every submission in `folder` on the cluster `spec`; the class summary, as `grade_folder`."""
-    from distributed import as_completed
+    from distributed import as_completed, wait
 
     plan = plan_batch(folder, rubric, options, force, stream, lang)
     say = plan.say
@@ -141,8 +168,17 @@ def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec
         client.subscribe_topic(TRAINED_TOPIC, lambda event: trained.append(event[1]))
         asked = 0
         references, reference_keys = _references(client, rubric, options, dataset, cache) if plan.todo else ([], [])
+        references_s = 0.0
         if references:
             say(msg("cluster.references", n=len(references)))
+            began = time.monotonic()
+            wait(references)  # no grading could start before them anyway: each takes them as arguments
+            references_s = time.monotonic() - began
+            failed = [f for f in references if f.status != "finished"]
+            if failed:  # a grading must not fail with them: its own retraining trains what is missing
+                why = failed[0].exception() if failed[0].status == "error" else failed[0].status
+                say(msg("cluster.references_failed", n=len(failed), error=str(why)[:300]))
+                references = [f for f in references if f.status == "finished"]
         bundle = client.scatter(_bundle(cache, store, reference_keys), hash=False)
         worker_options = replace(options, references=False, quiet=True)
         futures = {}
@@ -164,26 +200,7 @@ def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec
                 entry = futures.pop(future)
                 began = started.get(entry.student)
                 took = time.monotonic() - began if began is not None else None
-                try:
-                    payload = future.result()
-                except Exception as exc:  # KilledWorker (its worker died on every try), or the task failed
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-                    write_error(entry, GradeStatus.GRADER_ERROR, msg("cluster.task_failed", error=error), rubric, options)
-                    progress.finish(entry.student, msg("batch.grader_error", student=entry.student, error=error[:200]), took)
-                    continue
-                outcome = payload.get("outcome") or {}
-                try:
-                    if "done" in outcome:
-                        asked += runs_asked(_accept(payload, entry, options, cache, store))
-                        done = outcome["done"]
-                        progress.finish(entry.student, f"{entry.student}: {done['score']:g}/{done['max_score']:g} "
-                                        f"({done['status']}) · {payload.get('host', '')}", took)
-                        continue
-                except ValueError as exc:  # a worker's answer of the wrong shape: this student's error
-                    outcome = {"error": f"{exc}"}
-                error = str(outcome.get("error") or outcome.get("fatal") or msg("batch.worker_died", code=payload.get("code")))
-                write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
-                progress.finish(entry.student, msg("batch.grader_error", student=entry.student, error=error[:200]), took)
+                asked += _settle(future, entry, took, rubric, options, cache, store, progress)
             for future in references:  # into the client's store, which outlives the cluster
                 if future.status == "finished":
                     key, value = accept_run(future.result(), store)
@@ -199,7 +216,8 @@ def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec
                     client.unpublish_dataset(name)
     summary = finish_batch(plan, rubric, options)
     summary["cluster"] = {"workers": len(workers), "trainings_computed": len(trained),
-                          "trainings_asked": asked + len(references), "references_trained": len(references)}
+                          "trainings_asked": asked + len(references), "references_trained": len(references),
+                          "references_s": round(references_s, 1)}
     return summary
 
 

@@ -127,13 +127,18 @@ def open_cluster(spec: ClusterSpec, lang: str = "es"):
 
 
 def dashboard(client) -> str | None:
-    """The Dask dashboard's address, when the scheduler serves one."""
+    """The Dask dashboard's address, when the scheduler really serves one (it lists the service
+    even without bokeh, whose pages it then cannot draw: the link is tried first)."""
+    import urllib.request
+
     try:
-        if "dashboard" in (client.scheduler_info().get("services") or {}):
-            return client.dashboard_link
-    except (OSError, KeyError, AttributeError):
+        if "dashboard" not in (client.scheduler_info().get("services") or {}):
+            return None
+        link = client.dashboard_link
+        with urllib.request.urlopen(link, timeout=3) as answer:
+            return link if answer.status == 200 else None
+    except (OSError, KeyError, AttributeError, ValueError):
         return None
-    return None
 
 
 __all__ = ["ClusterSpec", "facts", "worker_facts", "differences", "check_workers", "open_cluster", "dashboard",
