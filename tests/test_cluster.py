@@ -162,11 +162,6 @@ def comparable(out: Path) -> tuple[dict, list]:
     for path in sorted(out.glob("*/result.json")):
         result = json.loads(path.read_text())
         result.pop("cluster", None)
-        for cell in (result.get("execution") or {}).get("cells") or []:
-            # the JSON size of a cell's outputs counts each stream chunk's wrapper, and how the
-            # kernel splits its prints into chunks depends on flush timing (a served fit returns
-            # in milliseconds): measured 282 and 227 bytes for the same prints, locally too
-            cell.pop("output_bytes", None)
         results[path.parent.name] = normalise(result)
     with open(out / "gradebook.csv") as handle:
         rows = [{k: v for k, v in row.items() if k != "duration_s"} for row in csv.DictReader(handle)]
