@@ -21,7 +21,7 @@ from ..data import Dataset
 from ..kinds import RunKind
 from ..rubric import Protocol
 
-ANNOUNCE = "announce"  # a job that only computes the fit keys of TRAIN jobs (see client._train)
+ANNOUNCE = "announce"  # a job that only computes the fit keys of TRAIN jobs (see client.train)
 
 
 def main() -> None:
