@@ -8,7 +8,7 @@ The grader never instantiates a student's initializer object; it reads the seria
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scipy import stats
 
@@ -48,10 +48,15 @@ KNOWN_NAMES = set(_CLASS_TO_NAME.values()) | set(VARIANCE_SCALING_PRESETS)
 
 @dataclass(frozen=True)
 class InitSpec:
-    """A canonical initializer: `name` is Keras' snake_case preset name where one fits."""
+    """A canonical initializer: `name` is Keras' snake_case preset name where one fits.
+
+    `seed` is the fixed seed the student gave it (None: drawn from the global seed). It is kept
+    for the diagnosis only: it never enters `params`, so the grader's own runs and cache keys
+    ignore it (the grader retrains under the protocol's seed)."""
 
     name: str
     params: dict = field(default_factory=dict, hash=False, compare=False)
+    seed: int | None = field(default=None, hash=False, compare=False)
 
     @property
     def is_variance_scaling(self) -> bool:
@@ -91,6 +96,13 @@ def spec_from_config(config) -> InitSpec:
     name = _CLASS_TO_NAME.get(cls) if isinstance(cls, str) else None
     if name is None:
         return InitSpec(f"unknown:{str(cls)[:60]}")
+    seed = inner.get("seed")
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    return replace(_spec_from_class(name, inner), seed=seed)
+
+
+def _spec_from_class(name: str, inner: dict) -> InitSpec:
+    """The InitSpec of a known Keras initializer class and its config (seed aside)."""
     if name == "variance_scaling":
         scale = _number(inner.get("scale"), 1.0)
         mode = inner.get("mode") if inner.get("mode") in ("fan_in", "fan_out", "fan_avg") else "fan_in"

@@ -22,6 +22,7 @@ class CheckStatus(_Vocabulary):
     FAIL = "fail"
     WARN = "warn"
     ERROR = "error"  # the grader failed, not the student: no points, says so
+    SKIPPED = "skipped"  # nothing to grade: an optional name the student did not define; its points leave max_score
 
 
 class RunStatus(_Vocabulary):

@@ -244,7 +244,7 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
                  "cells": [cell.to_json() for cell in execution.cells], "extraction_note": extracted.note,
                  "memo": memo_claims(extracted.memo, memo.serving, memo.off_reason)}
     result = GradeResult(sub.student, sub.display_name, GradeStatus.of_run(execution.status),
-                         round(sum(c.points for c in checks), 2), rubric.max_score, tuple(checks),
+                         round(sum(c.points for c in checks), 2), round(sum(c.max_points for c in checks), 2), tuple(checks),
                          execution.sandbox.to_json(), exec_info, data_info(dataset), retraining_json(retraining, rubric),
                          timings, execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options))
     t0 = time.monotonic()

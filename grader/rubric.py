@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import RubricError
-from .messages import msg
+from .messages import fill, msg
 
 
 def reference_dir() -> Path:
@@ -220,7 +220,7 @@ class Rubric:
         entry = self.mistakes.get(code, {})
         template = entry.get(part, {}).get(lang) or entry.get(part, {}).get("es") or (code if part == "symptom" else "")
         try:
-            return template.format_map(self.facts())
+            return fill(template, self.facts())
         except (KeyError, ValueError, IndexError):
             return template  # a teacher's text with stray braces is shown as written
 

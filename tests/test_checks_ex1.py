@@ -65,8 +65,9 @@ def test_missing_name_fails_with_the_contract_example_in_each_language(reference
     outcome = CHECKS["ex1_var_theory"](ctx(reference_rubric))
     assert outcome.status == "fail" and outcome.evidence == {"missing": "ex1_var_theory"}
     assert render(outcome.message, "es") == "`ex1_var_theory` no está definido. Defínalo así:\nex1_var_theory = 2 / (fan_in + fan_out)"
-    optional = CHECKS["ex1_conv_limit"](ctx(reference_rubric))
-    assert optional.status == "warn" and optional.expected == "0.142134"
+    optional = CHECKS["ex1_conv_limit"](ctx(reference_rubric))  # optional: skipped, it costs nothing
+    assert optional.status == "skipped" and optional.fraction == 0.0 and optional.evidence == {"skipped": "ex1_conv_limit"}
+    assert "fan_in = 9, fan_out = 288" in render(optional.message, "es")
     assert "sobre imágenes de 1 canal" in render(optional.message, "es")
     assert "on 1-channel images" in render(optional.message, "en") and "canal" not in render(optional.message, "en")
 

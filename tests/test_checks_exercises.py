@@ -22,17 +22,17 @@ def test_ex2_curves_name_each_curve_that_differs(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_curves" and c.name == "off")
     outcome = CHECKS["ex2_curves"](case.context)
     assert outcome.fraction == pytest.approx(1 / 3)
-    assert render(outcome.message, "es") == ("Curvas distintas de las esperadas: glorot_uniform: val_loss 0.100 en la época 3 (grader 1.500); "
+    assert render(outcome.message, "es") == ("Curvas distintas de las esperadas: glorot_uniform: val_loss 0.100 en la época 3 (corrector 1.500); "
                                              "he_normal: sin val_loss. Revise que cada corrida use su inicializador y el protocolo.")
     passing = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_curves" and c.status == "pass")
-    assert render(CHECKS["ex2_curves"](passing.context).message, "es") == "Sus tres curvas coinciden con las del grader (ver el gráfico)."
+    assert render(CHECKS["ex2_curves"](passing.context).message, "es") == "En el gráfico, tres curvas suyas coinciden con las del corrector."
 
 
 def test_ex2_vanishing_needs_the_flat_start(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "flat")
     outcome = CHECKS["ex2_vanishing"](case.context)
     assert render(outcome.message, "es") == ("Su corrida RandomNormal(0.01) empieza con val_loss 2.303 ≈ ln 10: la red casi no aprende al principio. "
-                                             "En el grader, la varianza de las activaciones cae ×1.0e-06 de la primera a la última capa oculta.")
+                                             "En la corrida del corrector, la varianza de las activaciones cae ×1.0e-06 de la primera a la última capa oculta.")
     failing = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "no curve")
     assert "(val_loss de la 1.ª época —, se esperaba ≥ 2.2)" in render(CHECKS["ex2_vanishing"](failing.context).message, "es")
 
@@ -42,7 +42,7 @@ def test_not_recomputed_says_why(reference_rubric):
     outcome = CHECKS["ex4_tanh"](ctx(reference_rubric, {"ex4_histories": {}}, Retraining({}, {}, {}, "sin tiempo")))
     assert outcome.status == "warn" and render(outcome.message, "en") == "Not verified: sin tiempo."
     outcome = CHECKS["ex2_curves"](ctx(reference_rubric, {"ex2_histories": {}}))
-    assert render(outcome.message, "es") == "No verificado: el grader no recalculó este ejercicio."
+    assert render(outcome.message, "es") == "No verificado: el corrector no recalculó este ejercicio."
 
 
 def test_a_rubric_without_exercises_verifies_nothing_and_breaks_nothing(reference_rubric):
@@ -63,7 +63,7 @@ def test_ex3_model_tells_glorot_from_he_where_the_variances_cannot(reference_rub
     assert render(alone.message, "en").endswith(f"over {hidden_layers} layers.")
     he = CHECKS["ex3_layer_variances"](ctx(reference_rubric, {"ex3_activation_variances": variances, "ex3_model": model(reference_rubric, "he_normal", seed=3)}))
     assert he.status == "pass" and he.evidence["ex3_model"]["ok"]
-    assert render(he.message, "es") == ("Capas ocultas: máx/mín = 3.33 ≤ 10, y del orden de las del grader. "
+    assert render(he.message, "es") == ("Capas ocultas: máx/mín = 3.33 ≤ 10, y del orden de las del corrector. "
                                         "Los kernels de `ex3_model` siguen su inicializador He.")
     declared = CHECKS["ex3_layer_variances"](ctx(reference_rubric, {"ex3_activation_variances": variances,
                                                                     "ex3_model": model(reference_rubric, "glorot_uniform")}))
@@ -81,17 +81,17 @@ def test_ex3_model_tells_glorot_from_he_where_the_variances_cannot(reference_rub
 def test_ex3_far_from_the_grader(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex3_layer_variances" and c.name == "far and spread")
     outcome = CHECKS["ex3_layer_variances"](case.context)
-    assert render(outcome.message, "es").startswith("Varianzas por capa: máx/mín = 200.00; lejos de las varianzas que calcula el grader para He + ReLU.")
+    assert render(outcome.message, "es").startswith("Varianzas por capa: máx/mín = 200.00; lejos de las varianzas que calcula el corrector para He + ReLU.")
     assert render(outcome.message, "en").startswith("Per-layer variances: max/min = 200.00; far from the variances the grader computes for He + ReLU.")
 
 
 def test_ex4_says_when_the_difference_is_within_noise(reference_rubric):
     within = next(c for c in cached_cases(reference_rubric) if c.check == "ex4_tanh" and c.name == "within noise")
     outcome = CHECKS["ex4_tanh"](within.context)
-    assert render(outcome.message, "es") == ("Sus curvas coinciden con las del grader. Glorot − He: usted +0.50 pp, grader +0.50 pp; una diferencia "
+    assert render(outcome.message, "es") == ("Sus curvas coinciden con las del corrector. Glorot − He: usted +0.50 pp, corrector +0.50 pp; una diferencia "
                                              "dentro del ruido entre semillas (±1.5 pp): con tan pocas épocas no se puede afirmar cuál es mejor.")
     beyond = next(c for c in cached_cases(reference_rubric) if c.check == "ex4_tanh" and c.name == "beyond noise")
-    assert render(CHECKS["ex4_tanh"](beyond.context).message, "es").endswith("; mayor que el ruido entre semillas.")
+    assert render(CHECKS["ex4_tanh"](beyond.context).message, "es").endswith("; una diferencia mayor que el ruido entre semillas.")
     wrong = next(c for c in cached_cases(reference_rubric) if c.check == "ex4_tanh" and c.name == "wrong")
     assert render(CHECKS["ex4_tanh"](wrong.context).message, "es").startswith("Curvas distintas de las esperadas en he_normal_tanh. Glorot − He: usted +24.50 pp")
 
@@ -104,7 +104,7 @@ def test_ex5_blames_the_platform_not_the_student(reference_rubric):
     steady = exercise_runs(ex5={"repro": run(extra={"same_seed_identical": True, "no_seed_differs": True})})
     failed = CHECKS["ex5_reproducibility"](ctx(reference_rubric, values, steady))
     assert failed.status == "fail"
-    assert render(failed.message, "es") == ("Reporta misma semilla → idénticos = False, sin semilla → distintos = True; el grader observó "
+    assert render(failed.message, "es") == ("Reporta misma semilla → idénticos = False, sin semilla → distintos = True; el corrector observó "
                                             "True y True. Llame keras.utils.set_random_seed(42) antes de construir cada modelo y compare con np.array_equal.")
     seeded = CHECKS["ex5_reproducibility"](ctx(reference_rubric.with_protocol(seed=3), values, steady))
     assert "set_random_seed(3)" in render(seeded.message, "en")

@@ -40,7 +40,7 @@ def test_alice_reproduces_as_before(reference_rubric):
     golden = golden_check("alice", "hw_retrain_reproduces")
     assert outcome.status == golden["status"] and outcome.fraction == 1.0
     assert render(outcome.message, "es") == golden["message"]
-    assert render(outcome.message, "en").startswith("Within ±2.0 pp for all three: glorot_uniform: 67.36 vs 67.36;")
+    assert render(outcome.message, "en").startswith("Within ±2.0 pp for three initializers: glorot_uniform: 67.36 vs 67.36;")
     for init, row in golden["evidence"].items():
         assert outcome.evidence[init]["student_pp"] == pytest.approx(row["student_pp"], rel=1e-12)
     criterion = CHECKS["hw_he_criterion"](ctx(reference_rubric, {"hw_val_accuracy": reported}, retraining_))
@@ -101,7 +101,7 @@ def test_norm_ratios(reference_rubric):
     assert outcome.status == "pass" and render(outcome.message, "es") == "máx/mín de las normas < 10 (he_uniform: 5.00, he_normal: 5.00)."
     apart = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {"he_normal": [30.0, 1.0]}}, runs))
     assert apart.status == "fail"
-    assert render(apart.message, "es") == "máx/mín de las normas ≥ 10: grader he_uniform: 5.00, he_normal: 5.00; estudiante {'he_normal': 30.0}."
+    assert render(apart.message, "es") == "máx/mín de las normas ≥ 10: corrector he_uniform: 5.00, he_normal: 5.00; estudiante {'he_normal': 30.0}."
     assert render(apart.message, "en") == "max/min of the norms ≥ 10: grader he_uniform: 5.00, he_normal: 5.00; student {'he_normal': 30.0}."
 
 

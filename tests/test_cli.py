@@ -53,10 +53,10 @@ def test_help_in_english_with_lang(env, capsys, argv):
 def test_help_follows_the_environment(env, capsys):
     env.setenv("LANG", "en_US.UTF-8")
     code, out, _ = run(["check", "--help"], capsys)
-    assert code == 0 and "Self-check: the same checks" in out and "Auto-revisión" not in out
+    assert code == 0 and "Self-check: the same checks" in out and "Autorrevisión" not in out
     env.setenv("LANG", "es_AR.UTF-8")
     code, out, _ = run(["check", "--help"], capsys)
-    assert code == 0 and "Auto-revisión" in out
+    assert code == 0 and "Autorrevisión" in out
     env.setenv("LANG", "en_US.UTF-8")  # --lang wins over the environment
     code, out, _ = run(["--help", "--lang", "es"], capsys)
     assert "carpeta de salida" in out

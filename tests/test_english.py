@@ -48,9 +48,10 @@ def test_bob_in_english(subset, reference_rubric, cache_dir, tmp_path):
                    Options(out=tmp_path, lang="en", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True))
     saved = assert_english(tmp_path / "bob")
     failing = [c for c in saved["checks"] if c["status"] == "fail"]
-    assert len(failing) >= 4 and {code for c in failing for code in c["mistakes"]} == {"wrong_limit", "glorot_with_relu", "bias_not_zeros"}
+    assert len(failing) >= 4 and {code for c in failing for code in c["mistakes"]} == {"wrong_limit", "initializer_argument_ignored", "bias_not_zeros"}
     html = (tmp_path / "bob" / "report.html").read_text()
-    assert "You are using Glorot, the default" in html and "Estás usando" not in html
+    assert "build_model does not pass its kernel_initializer argument" in html and "First, this" in html
+    assert "Fix: Dense(..., kernel_initializer=kernel_initializer)" in html and "Solución" not in html
     assert result.status == "graded"
 
 

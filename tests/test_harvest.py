@@ -91,7 +91,7 @@ def test_manifest_describes_each_contract_name(harvested):
     manifest = json.loads((out / "manifest.json").read_text())
     values, errors = manifest["values"], manifest["errors"]
     assert manifest["harvest"] == 1 and manifest["module"] is None
-    assert set(values) | set(errors) == set(CONTRACT["names"]) - {"ex2_histories"}  # ex2 was never defined
+    assert set(values) | set(errors) == set(CONTRACT["names"]) - {"ex2_histories", "ex1_layer"}  # never defined
     assert "not_in_contract" not in values
     assert values["ex1_var_theory"] == {"t": "number", "v": "nan"}
     assert values["ex1_limit"] == {"t": "unsupported", "type": "LyingFloat"}
@@ -205,3 +205,24 @@ def test_harvest_replaces_a_planted_outbox(tmp_path):
     link.symlink_to(tmp_path / "elsewhere")
     harvest.harvest({"ex1_limit": math.pi}, str(link), str(CONTRACT_PATH))
     assert not link.is_symlink() and (link / "manifest.json").is_file() and not (tmp_path / "elsewhere").exists()
+
+
+def test_a_lone_built_layer_is_a_one_layer_model_and_optional_none_is_not_defined(tmp_path):
+    """ex1_layer = Dense(128); ex1_layer.build((None, 784)): exported as a one-layer model whose input
+    is the kernel's first axis; an unbuilt layer is refused with a reason; an optional name left at
+    the starter's None counts as not defined (it costs nothing), a required one left at None does not."""
+    keras.utils.set_random_seed(3)
+    layer = keras.layers.Dense(128)
+    layer.build((None, 784))
+    out = tmp_path / "out"
+    harvest.harvest({"ex1_layer": layer, "ex1_model": None, "ex1_limit": None}, str(out), str(CONTRACT_PATH))
+    extracted = extract(Execution("completed", (), out, REPORT, 0.0), CONTRACT)
+    desc = extracted.values["ex1_layer"]
+    assert isinstance(desc, ModelDesc) and desc.input_shape == (784,) and len(desc.dense) == 1
+    assert np.array_equal(desc.dense[0].kernel, layer.kernel.numpy()) and desc.dense[0].bias_init.name == "zeros"
+    assert extracted.problems["ex1_model"].key == "extract.not_defined"
+    assert extracted.problems["ex1_limit"].key != "extract.not_defined"
+    unbuilt = tmp_path / "unbuilt"
+    harvest.harvest({"ex1_layer": keras.layers.Dense(128)}, str(unbuilt), str(CONTRACT_PATH))
+    refused = extract(Execution("completed", (), unbuilt, REPORT, 0.0), CONTRACT)
+    assert "ex1_layer" not in refused.values and render(refused.problems["ex1_layer"], "es").startswith("ex1_layer")

@@ -69,3 +69,17 @@ def test_truncated_normal_matches_keras_variance(name):
     assert dist.var() == pytest.approx(target_variance(InitSpec(name), shape), rel=1e-6)
     assert kernel.var() == pytest.approx(dist.var(), rel=0.02)
     assert np.abs(kernel).max() <= dist.support()[1] + 1e-6
+
+
+def test_a_fixed_seed_is_read_but_never_changes_identity_or_params():
+    """The seed is kept for the diagnosis only: the spec equals the unseeded one, its params (what
+    the grader's runs and cache keys use) do not carry it, and hostile seeds are dropped."""
+    from grader.initializers import spec_from_config
+
+    seeded = spec_from_config({"class_name": "HeUniform", "config": {"seed": 7}})
+    assert seeded.seed == 7 and seeded == spec_from_config("he_uniform") and seeded.params == {}
+    vs = spec_from_config({"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_avg",
+                                                                       "distribution": "uniform", "seed": 3}})
+    assert vs.seed == 3 and "seed" not in vs.params and vs.name == "variance_scaling"
+    for hostile in ("7", True, 1.5, None, {"x": 1}, [1]):
+        assert spec_from_config({"class_name": "HeNormal", "config": {"seed": hostile}}).seed is None

@@ -152,7 +152,7 @@ def test_english_report_has_no_spanish(reference_rubric):
     leaked = [s for s in spanish if s in html]
     assert leaked == [], leaked
     assert "Grading report" in html and "WARNING: the code ran WITHOUT a sandbox" in html
-    assert "train 20 epochs, not more" in html  # the timeout message quotes the protocol's epochs
+    assert "train for 20 epochs, not more" in html  # the timeout message quotes the protocol's epochs
     for code in {code for c in result.checks for code in c.mistakes}:
         assert reference_rubric.mistake(code, "fix", "en") in html.replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">")
     terminal = report.terminal_summary(result, reference_rubric, "en")
@@ -166,7 +166,7 @@ def test_noise_paragraph_reproduces_the_measured_table(reference_rubric):
     text = report.render_report(failing_result(reference_rubric), None, reference_rubric, "es")
     assert ("he_uniform − glorot_uniform dio en promedio −0.06 pp (IC 95 % −0.75 … +0.63) y he_normal − glorot_uniform "
             "+0.58 pp (IC 95 % −1.31 … +2.46): el criterio se cumplió en 1 de 5 semillas para cada variante de He") in text
-    assert "en una red de 5 capas entrenada 20 épocas con SGD" in text
+    assert "en una red de 5 capas entrenada durante 20 épocas con SGD" in text
     assert "Sobre el criterio «He ≥ Glorot + 0.5 pp»" in text
 
 
@@ -187,7 +187,7 @@ def test_class_facts_come_from_the_rubric(reference_rubric):
     assert "he_uniform − glorot_uniform dio en promedio +1.00 pp" in html
     assert "he_normal − glorot_uniform −0.30 pp" in html
     assert "2 de 3 semillas con he_uniform y 0 de 3 semillas con he_normal" in html
-    assert "red de 3 capas entrenada 7 épocas con ADAM" in html and "(3 semillas)" in html
+    assert "red de 3 capas entrenada durante 7 épocas con ADAM" in html and "(3 semillas)" in html
     assert "He ≥ Glorot + 0.75 pp" in html and "usen 7 épocas" in html
     assert "5 semillas" not in html and "20 épocas" not in html
     empty = replace(rubric, homework=replace(rubric.homework, measured=replace(hw.measured, val_accuracy_pct={})))

@@ -88,7 +88,7 @@ def test_check_ids_must_match_the_registry_both_ways(reference_copy):
         load_edited(reference_copy, lambda r: r["checks"].append({"id": "ex9_nothing", "exercise": "ex9", "points": 1}))
     with pytest.raises(RubricError, match="faltan: ex1_limit"):
         load_edited(reference_copy, lambda r: r.update(checks=[c for c in r["checks"] if c["id"] != "ex1_limit"]))
-    with pytest.raises(RubricError, match="repetidos: hw_histories"):
+    with pytest.raises(RubricError, match="repetidas: hw_histories"):
         load_edited(reference_copy, lambda r: r["checks"].append({"id": "hw_histories", "exercise": "hw", "points": 1}))
 
 

@@ -30,7 +30,8 @@ def write_class_files(out: Path, students: list[str], rubric, skipped: list, lan
     writer = csv.writer(buffer)
     writer.writerow(["student", "score", "max_score", *check_ids, "sandbox", "status", "duration_s"])
     for r in results:
-        points = {c["id"]: c["points"] for c in r.get("checks", [])}
+        # a skipped item (an optional name not defined) is blank: it was not graded, it is not a 0
+        points = {c["id"]: "" if c["status"] == "skipped" else c["points"] for c in r.get("checks", [])}
         writer.writerow([r["student"], r["score"], r["max_score"], *[points.get(i, "") for i in check_ids],
                          (r.get("sandbox") or {}).get("level", ""), r["status"],
                          round((r.get("timings") or {}).get("total", 0.0), 1)])

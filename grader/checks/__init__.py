@@ -11,6 +11,8 @@ them in the reader's language.
     homework.py    the homework's static checks (models, weights, histories, norms)
     retraining.py  the homework checks that need the grader's own training
     exercises.py   exercises 2–5
+    diagnosis.py   what a wrong initializer is in Keras' terms and what it does to the signal
+    collapse.py    runs that should differ (one per initializer) and are one run
 """
 
 from . import ex1, exercises, homework, retraining  # noqa: F401  (importing registers the checks)

@@ -31,6 +31,24 @@ def missing(ctx: Context, *names: str) -> Outcome | None:
     return None
 
 
+def undefined(ctx: Context, name: str) -> bool:
+    """The student did not define `name` at all (the harvest ran and found no such name), as
+    opposed to defining it wrongly or a run that never reached the harvest."""
+    if name in ctx.extracted.values:
+        return False
+    problem = ctx.extracted.problems.get(name)
+    return problem is None or (isinstance(problem, Message) and problem.key == "extract.not_defined")
+
+
+def skipped(ctx: Context, name: str, shows: Message) -> Outcome:
+    """An optional name the student did not define: nothing to grade, no points lost (the item
+    leaves this student's max_score), and what defining it would show."""
+    spec = ctx.rubric.contract["names"].get(name, {})
+    example = Localized(spec.get("example", "") if isinstance(spec, dict) else "")
+    return Outcome(CheckStatus.SKIPPED, 0.0, msg("check.common.skipped", name=name, shows=shows, example=example),
+                   evidence={"skipped": name})
+
+
 def not_verified(why: Message | str, evidence: dict | None = None) -> Outcome:
     """A warning worth no points: the grader could not look, which is not the student's fault."""
     return Outcome(CheckStatus.WARN, 0.0, msg("check.common.not_verified", why=why), evidence=evidence or {})
@@ -91,5 +109,5 @@ def truncated(items: list, limit: int) -> Joined | Message:
     return msg("check.common.truncated", items=shown, more=len(items) - limit) if len(items) > limit else shown
 
 
-__all__ = ["fmt", "missing", "not_verified", "no_retraining", "exercise_runs", "not_recomputed", "compare_curves",
+__all__ = ["fmt", "missing", "undefined", "skipped", "not_verified", "no_retraining", "exercise_runs", "not_recomputed", "compare_curves",
            "accuracy_fraction", "truncated"]

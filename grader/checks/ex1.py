@@ -11,10 +11,10 @@ from ..kinds import CheckStatus
 from ..messages import msg
 from ..modeldesc import ModelDesc
 from ..stats import best_match, fit_kernels, variance_test
-from .common import fmt, missing
+from .common import fmt, missing, skipped, undefined
 from .registry import Context, Outcome, check
 
-PASS, FAIL, WARN = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.WARN
+PASS, FAIL = CheckStatus.PASS, CheckStatus.FAIL
 
 
 def _fans(ctx: Context) -> tuple[int, int]:
@@ -41,9 +41,8 @@ def ex1_kernel_distribution(ctx: Context) -> Outcome:
     evidence = {"ks_p": fit.pooled_ks_p, "variance": fit.layers[0].variance.observed,
                 "expected_variance": fit.layers[0].variance.expected, "z": fit.layers[0].variance.z, "best_match": best}
     declared = None
-    model = ctx.extracted.values.get("ex1_model")
-    if isinstance(model, ModelDesc) and model.dense:
-        declared = model.dense[0].kernel_init.describe()
+    if (dense := _ex1_dense(ctx)) is not None:
+        declared = dense.kernel_init.describe()
         evidence["declared"] = declared
     if fit.ok and declared in (None, "glorot_uniform"):
         return Outcome(PASS, 1.0, msg("check.ex1_kernel_distribution.pass", fan_sum=fan_in + fan_out), "glorot_uniform",
@@ -52,11 +51,23 @@ def ex1_kernel_distribution(ctx: Context) -> Outcome:
                    "glorot_uniform", best, evidence)
 
 
+def _ex1_dense(ctx: Context):
+    """The Dense layer of exercise 1, from `ex1_model` or `ex1_layer` (both optional); None without either."""
+    for name in ("ex1_model", "ex1_layer"):
+        value = ctx.extracted.values.get(name)
+        if isinstance(value, ModelDesc) and value.dense:
+            return value.dense[0]
+    return None
+
+
 @check("ex1_bias_zeros")
 def ex1_bias_zeros(ctx: Context) -> Outcome:
-    if missing(ctx, "ex1_model"):
-        return Outcome(WARN, 0.0, msg("check.ex1_bias_zeros.missing"), evidence={"missing": "ex1_model"})
-    dense = ctx.extracted.values["ex1_model"].dense[0]
+    dense = _ex1_dense(ctx)
+    if dense is None:
+        broken = [name for name in ("ex1_model", "ex1_layer") if not undefined(ctx, name)]
+        if broken:  # defined, but not a usable model (or the run never got that far): that is graded
+            return missing(ctx, broken[0])
+        return skipped(ctx, "ex1_model", msg("check.ex1_bias_zeros.would_show"))
     zero = dense.bias is None or not np.any(dense.bias)
     if dense.bias_init.name == "zeros" and zero:
         return Outcome(PASS, 1.0, msg("check.ex1_bias_zeros.pass"), "zeros", "zeros")
@@ -139,8 +150,10 @@ def ex1_conv_limit(ctx: Context) -> Outcome:
     conv = ctx.rubric.exercise1.conv
     fan_in, fan_out = compute_fans((conv.kh, conv.kw, conv.in_channels, conv.filters))
     expected = glorot_limit(fan_in, fan_out)
-    if (absent := missing(ctx, "ex1_conv_limit")):  # optional: a warning, not a failure
-        return Outcome(WARN, 0.0, absent.message, fmt(expected), evidence=absent.evidence)
+    if "ex1_conv_limit" not in ctx.extracted.values:  # optional: left out, it costs nothing
+        if not undefined(ctx, "ex1_conv_limit"):
+            return missing(ctx, "ex1_conv_limit")
+        return skipped(ctx, "ex1_conv_limit", msg("check.ex1_conv_limit.would_show", fan_in=fan_in, fan_out=fan_out))
     value = ctx.extracted.values["ex1_conv_limit"]
     evidence = {"expected": expected, "found": value, "fan_in": fan_in, "fan_out": fan_out}
     if math.isclose(value, expected, rel_tol=ctx.rubric.tolerances.ex1_relative):

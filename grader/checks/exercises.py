@@ -10,10 +10,15 @@ from ..kinds import CheckStatus
 from ..messages import Joined, msg
 from ..modeldesc import ModelDesc
 from ..stats import best_match, fit_kernels, hidden_variance_ratio
+from .collapse import identical_histories
 from .common import compare_curves, exercise_runs, missing, not_recomputed, not_verified
 from .registry import Context, Outcome, check, count_word
 
 PASS, FAIL, WARN = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.WARN
+
+
+def _groups_text(groups) -> str:
+    return " / ".join(", ".join(f"'{label}'" for label in group) for group in groups)
 
 
 @check("ex2_curves")
@@ -26,12 +31,18 @@ def ex2_curves(ctx: Context) -> Outcome:
     runs = exercise_runs(ctx, "ex2")
     rows, off = compare_curves(ctx.extracted.values["ex2_histories"], runs, "val_loss",
                                lambda mine, theirs: abs(mine - theirs) <= tol * max(theirs, 0.1))
+    collapsed = identical_histories(ctx.extracted.values["ex2_histories"])
+    if collapsed:  # one curve standing for several initializers: the figure compares nothing
+        rows["identical"] = [list(group) for group in collapsed]
     if not off:
         return Outcome(PASS, 1.0, msg("check.ex2_curves.pass", count=count_word(len(runs))), evidence=rows)
     curves = Joined([msg("check.ex2_curves.row", label=label, student=rows[label]["student"], epoch=rows[label]["epoch"],
                          grader=rows[label]["grader"]) if label in rows else msg("check.ex2_curves.no_curve", label=label)
                      for label in off], "; ")
-    return Outcome(FAIL, (len(runs) - len(off)) / len(runs), msg("check.ex2_curves.fail", curves=curves), evidence=rows)
+    message = msg("check.ex2_curves.fail", curves=curves)
+    if collapsed:
+        message = msg("check.common.identical_curves", groups=_groups_text(collapsed), then=message)
+    return Outcome(FAIL, (len(runs) - len(off)) / len(runs), message, evidence=rows)
 
 
 @check("ex2_vanishing")
@@ -136,10 +147,15 @@ def ex4_tanh(ctx: Context) -> Outcome:
     student_diff, grader_diff = diff("student"), diff("grader")
     noise = ex.noise_pp
     reading = ""
-    if grader_diff is not None:
+    collapsed = identical_histories(ctx.extracted.values["ex4_histories"])
+    if collapsed:  # the student's two runs are one: say so, and no reading about noise
+        reading = msg("check.ex4_tanh.identical", groups=_groups_text(collapsed))
+    elif grader_diff is not None:
         verdict = msg("check.ex4_tanh.within", noise=noise) if abs(grader_diff) <= noise else msg("check.ex4_tanh.beyond")
         reading = msg("check.ex4_tanh.reading", student=student_diff, grader=grader_diff, verdict=verdict)
     evidence = {**rows, "noise_pp": noise, "student_diff_pp": student_diff, "grader_diff_pp": grader_diff}
+    if collapsed:
+        evidence["identical"] = [list(group) for group in collapsed]
     if not off:
         return Outcome(PASS, 1.0, msg("check.ex4_tanh.pass", reading=reading), evidence=evidence)
     return Outcome(FAIL, 0.0, msg("check.ex4_tanh.fail", off=", ".join(off), reading=reading), evidence=evidence)

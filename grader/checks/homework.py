@@ -12,10 +12,12 @@ from ..kinds import CheckStatus
 from ..messages import Joined, Localized, LANGS, msg, render
 from ..modeldesc import ModelDesc
 from ..stats import best_match, expected_kernel_norm, fit_kernels, norms_outside_band
+from .collapse import ARGUMENT_IGNORED, homework_collapse
 from .common import accuracy_fraction, missing, truncated
+from .diagnosis import diagnose, seed_finding
 from .registry import Context, Outcome, check, count_word
 
-PASS, FAIL = CheckStatus.PASS, CheckStatus.FAIL
+PASS, FAIL, WARN = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.WARN
 
 
 def _hw_models(ctx: Context) -> dict:
@@ -61,36 +63,104 @@ def hw_architecture(ctx: Context) -> Outcome:
     return Outcome(FAIL, 0.0, msg("check.hw_architecture.fail", problems=shown), expected, shown, {"problems": problems})
 
 
+def homework_collapse_of(ctx: Context):
+    """The homework's collapsed comparison, if any (collapse.py): one model standing for several initializers."""
+    return homework_collapse(ctx.extracted.values, ctx.rubric.homework.initializers)
+
+
+def with_collapse(mistakes, collapse) -> tuple:
+    """The mistake codes once a collapse is known: when build_model ignores its argument, the
+    cause is that, not "Glorot with ReLU" (the student did ask for He)."""
+    codes = set(mistakes)
+    if collapse is not None:
+        if collapse.cause == ARGUMENT_IGNORED:
+            codes.discard("glorot_with_relu")
+        codes.add(collapse.cause)
+    return tuple(sorted(codes))
+
+
+def _diagnoses(ctx: Context) -> tuple[list, set]:
+    """One diagnosis per distinct (expected, found, layers) across the homework's models, with
+    the labels that share it: [(labels, InitDiagnosis)], and their codes."""
+    hw = ctx.rubric.homework
+    found: dict = {}
+    for label, (init, desc) in _hw_models(ctx).items():
+        if not isinstance(desc, ModelDesc):
+            continue
+        by_spec: dict = {}
+        for layer in desc.dense:
+            if layer.kernel_init.name != init and layer.kernel is not None:
+                by_spec.setdefault(layer.kernel_init.describe(), (layer.kernel_init, []))[1].append(layer.kernel.shape)
+        for described, (spec, shapes) in by_spec.items():
+            key = (init, described, tuple(shapes))
+            if key not in found:
+                found[key] = ([], diagnose(InitSpec(init), spec, shapes, hw.hidden_activation))
+            found[key][0].append(label)
+    rows = [(labels, d) for labels, d in found.values() if d is not None]
+    return rows, {code for _, d in rows for code in d.codes}
+
+
+def _seed_findings(ctx: Context) -> list:
+    """Fixed seeds per model, those with the same seeds and reuse told once: [(labels, SeedFinding)]."""
+    found: dict = {}
+    for label, (_, desc) in _hw_models(ctx).items():
+        if isinstance(desc, ModelDesc) and (finding := seed_finding(label, desc.dense)) is not None:
+            key = (tuple(finding.seeds.items()), tuple((k, tuple(v)) for k, v in finding.reused.items()))
+            found.setdefault(key, []).append(finding)
+    return [([f.label for f in findings], findings[0]) for findings in found.values()]
+
+
 @check("hw_declared_initializers")
 def hw_declared_initializers(ctx: Context) -> Outcome:
     if (absent := missing(ctx, "build_model")):
         return absent
     wrong, total, mistakes = [], 0, set()
-    relu = ctx.rubric.homework.hidden_activation == "relu"
     for label, (init, desc) in _hw_models(ctx).items():
         if not isinstance(desc, ModelDesc):
             continue
         for position, layer in enumerate(desc.dense, 1):
             total += 1
-            name = layer.kernel_init.name
-            if name != init:
+            if layer.kernel_init.name != init:
                 wrong.append(msg("check.hw_declared_initializers.kernel", label=label, position=position,
                                  init=layer.kernel_init.describe()))
-                if init.startswith("he") and name.startswith("glorot") and relu:
-                    mistakes.add("glorot_with_relu")
-                if name == "random_normal" and layer.kernel_init.params.get("stddev", 1) <= 0.05:
-                    mistakes.add("random_normal_small")
             if layer.bias_init.name != "zeros":
                 wrong.append(msg("check.hw_declared_initializers.bias", label=label, position=position,
                                  init=layer.bias_init.describe()))
                 mistakes.add("bias_not_zeros")
     if total == 0:
         return Outcome(FAIL, 0.0, msg("check.hw_declared_initializers.no_models"))
+    diagnoses, codes = _diagnoses(ctx)
+    mistakes |= codes
+    seeds = _seed_findings(ctx)
+    if seeds:
+        mistakes.add("fixed_seed")
+    collapse = homework_collapse_of(ctx)
+    evidence = {"layers": total}
+    if diagnoses:
+        evidence["diagnosis"] = [{"models": labels, **d.evidence()} for labels, d in diagnoses]
+    if seeds:
+        evidence["fixed_seeds"] = [{"models": labels, **f.evidence()} for labels, f in seeds]
+    if collapse is not None:
+        evidence["collapse"] = collapse.evidence()
+    notes = [msg("check.hw_declared_initializers.diagnosis", models=", ".join(labels), diagnosis=d.message())
+             for labels, d in diagnoses]
+    notes += [f.message(", ".join(labels)) for labels, f in seeds]
+    if collapse is not None:
+        notes.insert(0, collapse.message())
     if not wrong:
-        return Outcome(PASS, 1.0, msg("check.hw_declared_initializers.pass", layers=total), evidence={"layers": total})
+        reused = any(f.matters for _, f in seeds)
+        message = msg("check.hw_declared_initializers.pass", layers=total)
+        if notes:
+            message = msg("check.hw_declared_initializers.pass_with_notes", passed=message, notes=Joined(notes, " "))
+        return Outcome(WARN if reused else PASS, 1.0, message, evidence=evidence,
+                       mistakes=with_collapse(mistakes, collapse))
     text = truncated(wrong, 8)
-    return Outcome(FAIL, max(0.0, 1 - len(wrong) / total), msg("check.hw_declared_initializers.fail", wrong=text),
-                   found=text, evidence={"wrong": wrong, "layers": total}, mistakes=tuple(sorted(mistakes)))
+    evidence["wrong"] = wrong
+    message = msg("check.hw_declared_initializers.fail", wrong=text)
+    if notes:
+        message = msg("check.hw_declared_initializers.fail_with_notes", notes=Joined(notes, " "), failed=message)
+    return Outcome(FAIL, max(0.0, 1 - len(wrong) / total), message, found=text, evidence=evidence,
+                   mistakes=with_collapse(mistakes, collapse))
 
 
 @check("hw_initial_distribution")
@@ -111,14 +181,19 @@ def hw_initial_distribution(ctx: Context) -> Outcome:
                          "z": [layer.variance.z for layer in fit.layers], "z_crit": fit.layers[0].variance.z_crit}
         if not fit.ok:
             failures.append(msg("check.hw_initial_distribution.looks_like", init=init, best=best))
-            if init.startswith("he") and best.startswith("glorot"):
-                mistakes.add("glorot_with_relu")
+            # what the layers declare when that is wrong (the weights confirm it), else what the weights look like
+            declared = next((layer.kernel_init for layer in desc.dense if layer.kernel_init.name != init), InitSpec(best))
+            shapes = [kernel.shape for kernel in desc.kernels]
+            if (diagnosis := diagnose(InitSpec(init), declared, shapes, ctx.rubric.homework.hidden_activation)):
+                mistakes.update(diagnosis.codes)
+                results[init]["diagnosis"] = diagnosis.evidence()
+    collapse = homework_collapse_of(ctx)
     if not failures:
         return Outcome(PASS, 1.0, msg("check.hw_initial_distribution.pass", count=count_word(len(initializers))),
                        evidence=results)
     good = len(results) - sum(not r["ok"] for r in results.values())
     return Outcome(FAIL, good / len(initializers), msg("check.hw_initial_distribution.fail", failures=Joined(failures, "; ")),
-                   evidence=results, mistakes=tuple(sorted(mistakes)))
+                   evidence=results, mistakes=with_collapse(mistakes, collapse))
 
 
 @check("hw_biases_zero")
@@ -204,8 +279,9 @@ def hw_kernel_norms(ctx: Context) -> Outcome:
                     mistakes.add("glorot_with_relu")
     if not problems:
         return Outcome(PASS, 1.0, msg("check.hw_kernel_norms.pass"), evidence=evidence)
+    collapse = homework_collapse_of(ctx) if mistakes else None
     return Outcome(FAIL, 0.0, msg("check.hw_kernel_norms.fail", problems=Joined(problems, "; ")), evidence=evidence,
-                   mistakes=tuple(sorted(mistakes)))
+                   mistakes=with_collapse(mistakes, collapse))
 
 
 __all__ = ["hw_architecture", "hw_declared_initializers", "hw_initial_distribution", "hw_biases_zero", "hw_histories",

@@ -88,9 +88,10 @@ def registered_ids() -> list[str]:
 ACTIVATION_NAMES = {"relu": "ReLU", "elu": "ELU", "selu": "SELU", "gelu": "GELU", "relu6": "ReLU6"}
 
 
-def count_word(n: int) -> Message | str:
-    """A small count as a word ("tres" / "three"), larger ones as digits."""
-    return msg(f"check.common.count.{n}") if 2 <= n <= 10 else str(n)
+def count_word(n: int) -> Message | int:
+    """A small count as a word ("tres" / "three"); 1 and larger ones stay numbers, so that a
+    counted noun ({count:~modelo|modelos}) agrees with them."""
+    return msg(f"check.common.count.{n}") if 2 <= n <= 10 else n
 
 
 def title_params(rubric: Rubric) -> dict:
@@ -116,7 +117,10 @@ def run_checks(ctx: Context) -> list[CheckResult]:
             except Exception as exc:  # a grader bug must not hide the other checks
                 outcome = Outcome(CheckStatus.ERROR, 0.0, msg("check.common.internal_error", error=repr(exc)))
         points = round(spec.points * outcome.fraction, 2) if outcome.status != CheckStatus.ERROR else 0.0
-        results.append(CheckResult(spec.id, spec.exercise, CheckStatus(outcome.status), points, spec.points, title, why,
+        # an optional name left out costs nothing: the item leaves this student's max_score
+        max_points = 0.0 if outcome.status == CheckStatus.SKIPPED else spec.points
+        points = 0.0 if outcome.status == CheckStatus.SKIPPED else points
+        results.append(CheckResult(spec.id, spec.exercise, CheckStatus(outcome.status), points, max_points, title, why,
                                    outcome.message, outcome.expected, outcome.found, jsonable(outcome.evidence),
                                    tuple(outcome.mistakes)))
     return results

@@ -7,10 +7,21 @@ from __future__ import annotations
 from ..kinds import CheckStatus
 from ..messages import Joined, msg
 from ..stats import mean_ci
+from .collapse import homework_collapse
 from .common import accuracy_fraction, missing, no_retraining
 from .registry import Context, Outcome, check, count_word
 
 PASS, FAIL, WARN = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.WARN
+
+
+def _collapsed_with_baseline(ctx: Context):
+    """The collapse that makes a He model one with the Glorot baseline (None: they differ): then a
+    check about He against Glorot compares nothing, whatever the numbers say."""
+    hw = ctx.rubric.homework
+    collapse = homework_collapse(ctx.extracted.values, hw.initializers)
+    if collapse is not None and any(collapse.together(init, hw.baseline) for init in hw.he_initializers):
+        return collapse
+    return None
 
 
 @check("hw_retrain_reproduces")
@@ -34,6 +45,10 @@ def hw_retrain_reproduces(ctx: Context) -> Outcome:
             off.append(init)
     table = Joined([msg("check.hw_retrain_reproduces.row", init=init, student=row["student_pp"], grader=row["grader_pp"])
                     for init, row in rows.items()], "; ")
+    collapse = homework_collapse(ctx.extracted.values, ctx.rubric.homework.initializers)
+    if not off and collapse is not None:  # reproduced, but one model: not a card of evidence about initializers
+        return Outcome(WARN, 1.0, msg("check.hw_retrain_reproduces.collapsed", tol=tol, table=table,
+                                      names=", ".join(collapse.groups[0])), evidence={**rows, "collapse": collapse.evidence()})
     if not off:
         return Outcome(PASS, 1.0, msg("check.hw_retrain_reproduces.pass", tol=tol, count=count_word(len(main)), table=table),
                        evidence=rows)
@@ -59,6 +74,9 @@ def hw_norms_similar(ctx: Context) -> Outcome:
             student[init] = max(norms) / min(norms)
     evidence = {"grader_ratio": ratios, "student_ratio": student, "limit": limit}
     text = ", ".join(f"{k}: {v:.2f}" for k, v in ratios.items())  # names and numbers: the same in every language
+    if (collapse := _collapsed_with_baseline(ctx)) is not None:
+        return Outcome(WARN, 0.0, msg("check.hw_norms_similar.collapsed", names=", ".join(collapse.groups[0]),
+                                      baseline=hw.baseline), evidence={**evidence, "collapse": collapse.evidence()})
     if all(r < limit for r in ratios.values()) and all(r < limit for r in student.values()):
         return Outcome(PASS, 1.0, msg("check.hw_norms_similar.pass", limit=limit, ratios=text), evidence=evidence)
     return Outcome(FAIL, 0.0, msg("check.hw_norms_similar.fail", limit=limit, ratios=text, student=student), evidence=evidence)
@@ -89,6 +107,11 @@ def hw_he_criterion(ctx: Context) -> Outcome:
             seeds[init] = {"diffs": diffs, "mean": mean, "ci95": [low, high],
                            "holds": sum(d >= need for d in diffs), "n": len(diffs)}
     evidence = {"grader_diff_pp": grader, "student_diff_pp": student, "seeds": seeds, "criterion_pp": need}
+    if (collapse := _collapsed_with_baseline(ctx)) is not None:
+        return Outcome(WARN, 0.0, msg("check.hw_he_criterion.collapsed", names=", ".join(collapse.groups[0]),
+                                      grader=_differences(grader, base)),
+                       msg("check.hw_he_criterion.expected", criterion_pp=need), _differences(grader, base),
+                       {**evidence, "collapse": collapse.evidence()})
     holds = {init: d >= need for init, d in grader.items()}
     seed_text = Joined([msg("check.hw_he_criterion.seeds", n=v["n"], init=k, mean=v["mean"], low=v["ci95"][0],
                             high=v["ci95"][1], holds=v["holds"]) for k, v in seeds.items()], "")

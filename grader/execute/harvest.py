@@ -55,8 +55,16 @@ class _Writer:
         return {"t": "array", "file": name, "shape": list(arr.shape), "dtype": str(arr.dtype)}
 
     def model(self, model):
+        return self._layers(model, model.layers)
+
+    def layer(self, layer):
+        """A built layer on its own (ex1_layer = Dense(128); ex1_layer.build(...)): a one-layer model
+        whose input is what its kernel expects (unbuilt, it has no weights and the grader says so)."""
+        return self._layers(layer, [layer])
+
+    def _layers(self, model, model_layers):
         layers = []
-        for layer in model.layers:
+        for layer in model_layers:
             weights = []
             for variable in layer.weights:
                 entry = self.array(variable.numpy())
@@ -69,7 +77,10 @@ class _Writer:
             layers.append({"class": type(layer).__name__, "module": type(layer).__module__,
                            "config": config, "weights": weights})
         try:
-            input_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
+            if model_layers and model_layers[0] is model:  # a lone layer: the kernel's first axis is its input
+                input_shape = [None, int(model.kernel.shape[0])]
+            else:
+                input_shape = [None if d is None else int(d) for d in model.inputs[0].shape]
         except Exception:
             input_shape = None
         desc = {"class": type(model).__name__, "input_shape": input_shape, "layers": layers}
@@ -104,6 +115,14 @@ def _is_model(value):
     return isinstance(value, keras.Model)
 
 
+def _is_layer(value):
+    try:
+        import keras
+    except Exception:
+        return False
+    return isinstance(value, keras.layers.Layer) and not isinstance(value, keras.Model)
+
+
 def encode(value, writer, depth=0):
     import numpy as np
 
@@ -120,6 +139,8 @@ def encode(value, writer, depth=0):
         return {"t": "str", "v": value[:2000]}
     if _is_model(value):
         return writer.model(value)
+    if _is_layer(value):
+        return writer.layer(value)
     if type(value).__name__ == "History" and isinstance(getattr(value, "history", None), dict):
         return {"t": "history", "v": encode(value.history, writer, depth + 1)}
     if isinstance(value, np.ndarray) or hasattr(value, "numpy"):

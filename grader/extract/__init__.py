@@ -90,6 +90,9 @@ def extract(execution: Execution, contract: dict) -> Extracted:
             problems[name] = msg("extract.not_exported", error=str(harvest_errors[name])[-500:]) \
                 if name in harvest_errors else msg("extract.not_defined")
             continue
+        if spec.get("optional") and isinstance(values_raw[name], dict) and values_raw[name].get("t") == "none":
+            problems[name] = msg("extract.not_defined")  # an optional name left at the starter's None: not defined
+            continue
         try:
             values[name] = _read(reader, values_raw[name], name, spec)
         except ArtifactError as exc:

@@ -1,7 +1,9 @@
 """Every sentence the grader says, as data: a key and named parameters, rendered per language.
 
 The catalogs are `es.json` and `en.json` beside this file, one flat object each, key →
-`str.format` template (`{value:.6g}`, `{name!r}` work). A stage never builds user text: it
+`str.format` template (`{value:.6g}`, `{name!r}` work), plus one form of our own for counts:
+`{epochs:~época|épocas}` gives "1 época" and "20 épocas" (the number, then the word that
+agrees with it), so no sentence says "1 épocas". A stage never builds user text: it
 returns `Message(key, params)`, and the text is made only where a person reads it (the
 report, result.json, the terminal), in the language asked for. A parameter may itself be a
 Message, or a list of them (rendered and joined with "; "), so a check can say "these three
@@ -97,6 +99,28 @@ def placeholders(template: str) -> set[str]:
     return names
 
 
+class _Formatter(string.Formatter):
+    """`str.format` with counted nouns: a spec `~singular|plural` prints the number and the
+    word that agrees with it (1 → singular; 0, 2, 1.5 → plural, as in Spanish and English)."""
+
+    def format_field(self, value, format_spec: str):
+        if format_spec.startswith("~"):
+            singular, _, plural = format_spec[1:].partition("|")
+            number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            word = singular if number == 1 else (plural or singular)
+            shown = f"{number:g}" if number is not None else str(value)
+            return f"{shown} {word}"
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Formatter()
+
+
+def fill(template: str, params: Mapping[str, Any]) -> str:
+    """One catalog template with its parameters (what every renderer uses, counted nouns included)."""
+    return _FORMATTER.vformat(template, (), params)
+
+
 def render(value, lang: str):
     """A Message (or Joined, list, dict of them) as text in `lang`; anything else unchanged."""
     lang = language(lang)
@@ -106,7 +130,7 @@ def render(value, lang: str):
         except KeyError:
             raise KeyError(f"message {value.key!r} is not in the {lang} catalog") from None
         params = {name: _param(v, lang) for name, v in value.params.items()}
-        return template.format_map(params)
+        return fill(template, params)
     if isinstance(value, Localized):
         return value.get(lang)
     if isinstance(value, Joined):
@@ -131,5 +155,5 @@ def text(lang: str, key: str, **params) -> str:
     return render(Message(key, params), lang)
 
 
-__all__ = ["Message", "Joined", "Localized", "msg", "render", "text", "catalog", "placeholders", "language", "language_from_env",
+__all__ = ["Message", "Joined", "Localized", "msg", "render", "text", "fill", "catalog", "placeholders", "language", "language_from_env",
            "LANGS", "DEFAULT_LANG"]

@@ -25,7 +25,7 @@ def summarize(results: list[dict], rubric, lang: str = "es") -> dict:
     scores = [r["score"] for r in results]
     checks = []
     for spec in rubric.checks:
-        statuses = [c["status"] for r in results for c in r.get("checks", []) if c["id"] == spec.id]
+        statuses = [c["status"] for r in results for c in r.get("checks", []) if c["id"] == spec.id and c["status"] != "skipped"]
         passed = sum(s == "pass" for s in statuses)
         checks.append({"id": spec.id, "points": spec.points, "passed": passed, "total": len(statuses),
                        "rate": passed / len(statuses) if statuses else 0.0})

@@ -19,7 +19,7 @@ import jinja2
 import numpy as np
 
 from ..initializers import glorot_limit
-from ..messages import catalog, language, render, text
+from ..messages import catalog, fill, language, render, text
 from ..stats import mean_ci
 from . import plots
 from .output import write_text_atomic
@@ -123,7 +123,7 @@ def ui_texts(rubric, lang: str) -> dict:
         name = key[3:]
         if name in _BLOCKS:
             continue
-        value = template.format_map(params)
+        value = fill(template, params)
         if "." in name:
             group, item = name.split(".", 1)
             ui.setdefault(group, {})[item] = value
@@ -236,6 +236,11 @@ def render_report(result, material: Material | None, rubric, lang: str = "es") -
                 "fixes": [rubric.mistake(code, "fix", lang) for code in c.mistakes],
                 "mistakes": list(c.mistakes), "evidence": _fmt_evidence(render(c.evidence, lang)) if c.evidence else ""}
                 for c in items], "score": sum(c.points for c in items), "max": sum(c.max_points for c in items)})
+    # a collapsed comparison is said first: every verdict about one initializer against another depends on it
+    first = list(dict.fromkeys(str(render(c.evidence["collapse"]["message"], lang)) for c in result.checks
+                               if isinstance(c.evidence.get("collapse"), dict) and "message" in c.evidence["collapse"]))
+    criterion = next((c for c in result.checks if c.id == "hw_he_criterion"), None)
+    show_noise = not (criterion is not None and "collapse" in criterion.evidence)  # no noise card for a model against itself
     shown = render({"display_name": result.display_name, "message": result.message, "sandbox": result.sandbox,
                     "data": result.data, "retraining": result.retraining, "execution": result.execution}, lang)
     cells = [cell for cell in shown["execution"].get("cells", []) if str(cell["status"]) in ("error", "timeout")]
@@ -244,6 +249,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es") -
     return _env().get_template("report.html.j2").render(
         ui=ui, lang=lang, r=shown, score=result.score, max_score=result.max_score,
         status_name=ui["grade_status"].get(status, status), groups=groups, mistakes=list(mistakes.values()),
+        first=first, show_noise=show_noise,
         figures=_figures(result, material, rubric, ui), cells=cells, run_message=run_message,
         memo_lines=memo_lines(result.execution.get("memo") or {}, lang),
         protocol=rubric.protocol.to_json(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..messages import language, render, text
 from .student import ui_texts
 
-SYMBOL = {"pass": "✔", "fail": "✘", "warn": "!", "error": "?"}
+SYMBOL = {"pass": "✔", "fail": "✘", "warn": "!", "error": "?", "skipped": "–"}
 
 
 def _first_line(value, lang: str, width: int) -> str:
