@@ -200,3 +200,8 @@ def test_readme_and_starter_call_the_same_names_optional(reference_rubric):
     for name, spec in reference_rubric.contract["names"].items():
         if not spec.get("optional"):
             assert f"`{name}` (optional" not in contract_paragraph, name
+
+
+def test_the_rubric_says_what_a_skipped_item_costs(reference_rubric):
+    about = json.loads((ROOT / "reference" / "rubric.json").read_text())["about"]
+    assert "skipped" in about and "max_score" in about

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from grader.messages import render
+from grader.kinds import RetrainMode
 from grader.pipeline import Options, grade
 
 from . import golden
@@ -135,3 +136,55 @@ def test_cli_grades_in_english(subset, cache_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     html = (tmp_path / "o" / "erin" / "report.html").read_text()
     assert 'lang="en"' in html and "Grading report" in html and "LeCun" in html
+
+
+DAVE = [
+    """import numpy as np
+import keras
+keras.utils.set_random_seed(42)
+layer = keras.layers.Dense(128)
+layer.build((None, 784))          # exercise 1 without a model: what the exercise asks
+ex1_layer = layer
+ex1_kernel = layer.kernel.numpy()
+fan_in, fan_out = ex1_kernel.shape
+ex1_var_empirical = float(ex1_kernel.var())
+ex1_var_theory = 2 / (fan_in + fan_out)
+ex1_limit = float(np.sqrt(6 / (fan_in + fan_out)))""",
+    """SHARED_HE = keras.initializers.HeNormal(seed=5)   # one seeded object in every layer
+def initializer(name):
+    if name == "he_uniform":     # He's scale with Glorot's fan
+        return keras.initializers.VarianceScaling(scale=2.0, mode="fan_avg", distribution="uniform")
+    if name == "he_normal":
+        return SHARED_HE
+    return keras.initializers.RandomUniform(-0.05, 0.05)
+
+def build_model(kernel_initializer="glorot_uniform", activation="relu"):
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+    for units in [300, 200, 100, 50]:
+        model.add(keras.layers.Dense(units, activation=activation, kernel_initializer=initializer(kernel_initializer)))
+    model.add(keras.layers.Dense(10, activation="softmax", kernel_initializer=initializer(kernel_initializer)))
+    return model""",
+]
+
+
+def test_initializers_written_other_ways_are_named_in_the_report(subset, reference_rubric, tmp_path):
+    """A new student's forms in the real sandbox: each gets its code, its numbers and its fix in
+    the report; ex1_layer stands in for ex1_model; the optional extra left out is not graded."""
+    needs_root_sandbox()
+    path = notebook(tmp_path / "dave.ipynb", *DAVE)
+    result = grade(path, reference_rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), quiet=True,
+                                                   retrain=RetrainMode.OFF))
+    by_id = {c.id: c for c in result.checks}
+    declared = by_id["hw_declared_initializers"]
+    assert {"wrong_fan_mode", "not_variance_scaling", "fixed_seed"} <= set(declared.mistakes)
+    assert "glorot_with_relu" not in declared.mistakes and "initializer_argument_ignored" not in declared.mistakes
+    html = (tmp_path / "out" / "dave" / "report.html").read_text()
+    for number in ("he_uniform usa mode=fan_in, y usted usa mode=fan_avg", "+45 %, +20 %, +33 %, +33 %, +67 %",
+                   "se multiplica por 5.1", "seed=5 en las capas 1, 2, 3, 4, 5", "|r| = 1.00",
+                   "random_uniform(-0.05, 0.05) no es de la familia VarianceScaling"):
+        assert number in html, number
+    for code in ("wrong_fan_mode", "not_variance_scaling", "fixed_seed"):
+        assert reference_rubric.mistake(code, "fix", "es")[:40] in html, code
+    assert by_id["ex1_bias_zeros"].status == "pass"  # graded through ex1_layer
+    assert by_id["ex1_conv_limit"].status == "skipped" and by_id["ex1_conv_limit"].max_points == 0.0
+    assert result.max_score == reference_rubric.max_score - 1 and "no cuenta en la nota" in html
