@@ -241,6 +241,7 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     checks = run_checks(Context(extracted, rubric, retraining))
     timings["checks"] = time.monotonic() - t0
     exec_info = {"status": execution.status, "message": execution.message, "duration_s": execution.duration_s,
+                 "harvested": execution.artifacts is not None, "harvest_s": execution.harvest_s,
                  "cells": [cell.to_json() for cell in execution.cells], "extraction_note": extracted.note,
                  "memo": memo_claims(extracted.memo, memo.serving, memo.off_reason)}
     result = GradeResult(sub.student, sub.display_name, GradeStatus.of_run(execution.status),

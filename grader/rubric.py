@@ -51,12 +51,23 @@ class Protocol:
         return dict(self.__dict__)
 
 
+# The least time a harvest is given. Measured in the sandbox here, alice's, bob's and carol's
+# harvests (three probes of build_model, three trained models, the histories) take 0.35-0.38 s;
+# the floor is 25 times that, for a loaded machine. A rubric asking for less is refused.
+HARVEST_RESERVE_FLOOR_S = 10
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Every cap of the sandbox; the numbers in force are copied into each result."""
+    """Every cap of the sandbox; the numbers in force are copied into each result.
+
+    `harvest_reserve_s` is kept back from `total_timeout_s` for the harvest: when the budget
+    is nearly spent, the running cell is interrupted and what the notebook defined so far is
+    harvested and graded (a timeout no longer throws away the work that ran)."""
 
     cell_timeout_s: int = 1200
     total_timeout_s: int = 3600
+    harvest_reserve_s: int = 60
     memory_mb: int = 6144
     pids: int = 512
     scratch_mb: int = 1024
@@ -65,6 +76,11 @@ class Limits:
     address_space_mb: int = 32768
     file_size_mb: int = 512
     open_files: int = 4096
+
+    def harvest_reserve(self) -> float:
+        """The seconds actually kept for the harvest: the rubric's value, never below the floor,
+        never more than a third of the whole budget (a tiny test budget still runs its cells)."""
+        return min(float(max(HARVEST_RESERVE_FLOOR_S, self.harvest_reserve_s)), self.total_timeout_s / 3)
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Limits":
@@ -309,6 +325,11 @@ def _read_json(path: Path) -> dict:
 
 def _consistency(rubric: Rubric, rubric_path: Path, contract_path: Path) -> None:
     """The contract and the rubric describe the same class."""
+    limits = rubric.limits
+    if not HARVEST_RESERVE_FLOOR_S <= limits.harvest_reserve_s <= limits.total_timeout_s / 3:
+        raise _field_error(rubric_path, "limits.harvest_reserve_s", msg(
+            "rubric.harvest_reserve", value=limits.harvest_reserve_s, floor=HARVEST_RESERVE_FLOOR_S,
+            most=limits.total_timeout_s // 3))
     hw, names = rubric.homework, rubric.contract.get("names")
     if not isinstance(names, dict):
         raise _field_error(contract_path, "names", msg("rubric.missing_field"))
@@ -377,5 +398,5 @@ def load(rubric_path: Path | None = None, contract_path: Path | None = None, mis
     return replace(rubric, digest=digest)
 
 
-__all__ = ["Rubric", "Protocol", "Limits", "Homework", "Exercise1", "Conv", "Tolerances", "CurveExercise", "Exercise3",
+__all__ = ["Rubric", "Protocol", "Limits", "HARVEST_RESERVE_FLOOR_S", "Homework", "Exercise1", "Conv", "Tolerances", "CurveExercise", "Exercise3",
            "Exercises", "InitRef", "MeasuredCriterion", "CheckSpec", "load", "reference_dir", "verify_check_ids"]

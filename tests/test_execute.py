@@ -47,9 +47,9 @@ def test_cell_timeout_interrupts_and_goes_on(tmp_path, reference_rubric):
     execution = run(path, tmp_path, replace(FAST, cell_timeout_s=5))
     assert [c.status for c in execution.cells] == ["timeout", "ok"]
     assert execution.cells[0].status is CellStatus.TIMEOUT and execution.cells[0].ename == "CellTimeout"
-    assert render(execution.cells[0].evalue, "es") == "la celda superó el tiempo por celda"
+    assert render(execution.cells[0].evalue, "es") == "la celda superó el tiempo máximo por celda"
     assert render(execution.cells[0].evalue, "en") == "the cell exceeded the per-cell time limit"
-    assert render(execution.message, "es") == "una o más celdas superaron el tiempo por celda"
+    assert render(execution.message, "es") == "una o más celdas superaron el tiempo máximo por celda"
     assert extract.extract(execution, reference_rubric.contract).values["ex1_limit"] == 1.5
 
 
@@ -111,7 +111,7 @@ def test_symlinked_artifact_is_not_followed(tmp_path, reference_rubric):
     execution = run(path, tmp_path)
     assert execution.artifacts is None
     note = extract.extract(execution, reference_rubric.contract).note
-    assert render(note, "es") == "el grader no pudo recoger resultados: la ejecución terminó antes de la extracción"
+    assert render(note, "es") == "el corrector no pudo recoger resultados: la ejecución terminó antes de la extracción"
     assert "could not collect" in render(note, "en")
 
 
@@ -122,7 +122,7 @@ def test_harvest_failure_is_the_run_message(tmp_path, reference_rubric):
     execution = run(path, tmp_path)
     assert execution.status is RunStatus.COMPLETED
     assert isinstance(execution.message, Message)
-    assert render(execution.message, "es").startswith("harvest: ") and "TypeError" in render(execution.message, "es")
+    assert render(execution.message, "es").startswith("falló la recolección de resultados (harvest): ") and "TypeError" in render(execution.message, "es")
     assert render(execution.message, "en").startswith("the harvest step failed: ")
 
 
@@ -134,3 +134,66 @@ def test_to_json_keeps_the_result_keys():
     assert CellRecord(0, "memory_limit", "x").status is RunStatus.MEMORY_LIMIT
     with pytest.raises(ValueError):
         CellRecord(0, "fine", "x")
+
+
+# --- A timeout keeps what ran: the budget keeps the harvest's time back ----------------------
+
+BUDGET = replace(FAST, cell_timeout_s=60, total_timeout_s=36)  # reserve: min(max(floor, rubric), 36/3) = 12 s
+EX1 = "ex1_limit = 0.0811107\nex1_var_theory = 2 / 912"
+FOREVER = "import time\nwhile True: time.sleep(0.1)"
+
+
+def test_the_budget_interrupts_the_running_cell_and_harvests_what_ran(tmp_path, reference_rubric):
+    assert BUDGET.harvest_reserve() == 12
+    path = notebook(tmp_path / "nb.ipynb", EX1, FOREVER, "ex1_var_empirical = 1.0")
+    execution = run(path, tmp_path, BUDGET)
+    assert execution.status is RunStatus.TIMEOUT and execution.artifacts is not None
+    assert [c.status for c in execution.cells] == ["ok", "timeout", "not_run"]
+    assert render(execution.cells[1].evalue, "es") == "interrumpida al agotarse el tiempo total"
+    assert render(execution.message, "es").startswith("se agotó el tiempo total (36 s): se reservaron 12 s")
+    values = extract.extract(execution, reference_rubric.contract).values
+    assert values["ex1_limit"] == 0.0811107 and "ex1_var_empirical" not in values
+    assert execution.harvest_s is not None and execution.harvest_s < 12
+    assert execution.duration_s < BUDGET.total_timeout_s + 10
+
+
+def test_a_per_cell_timeout_in_the_middle_then_the_budget(tmp_path, reference_rubric):
+    # 45 s, 15 kept: the first loop meets the 15 s cell limit, the second the 30 s budget
+    path = notebook(tmp_path / "nb.ipynb", "ex1_limit = 0.0811107", FOREVER, "ex1_var_theory = 2 / 912", FOREVER, "x = 1")
+    execution = run(path, tmp_path, replace(BUDGET, cell_timeout_s=15, total_timeout_s=45))
+    assert [c.status for c in execution.cells] == ["ok", "timeout", "ok", "timeout", "not_run"]
+    assert render(execution.cells[1].evalue, "es") == "la celda superó el tiempo máximo por celda"
+    assert render(execution.cells[3].evalue, "es") == "interrumpida al agotarse el tiempo total"
+    values = extract.extract(execution, reference_rubric.contract).values
+    assert values["ex1_limit"] == 0.0811107 and values["ex1_var_theory"] == pytest.approx(2 / 912)
+
+
+def test_a_kernel_that_ignores_the_budget_interrupt_ends_within_the_budget(tmp_path):
+    ignore = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.1)"
+    path = notebook(tmp_path / "nb.ipynb", EX1, ignore)
+    execution = run(path, tmp_path, BUDGET)
+    assert execution.status is RunStatus.TIMEOUT and execution.artifacts is None
+    assert render(execution.message, "es").startswith("se agotó el tiempo total y el kernel no se detuvo al interrumpirlo")
+    assert "ignore SIGINT" in render(execution.message, "en")
+    assert execution.duration_s < BUDGET.total_timeout_s + 10  # the budget plus a small grace
+
+
+def test_a_module_out_of_time_is_stopped_and_harvested(tmp_path, reference_rubric):
+    path = tmp_path / "mod.py"
+    path.write_text("ex1_limit = 0.0811107\ntry:\n    import time\n    while True: time.sleep(0.1)\n"
+                    "except Exception:\n    pass  # an except Exception does not swallow the deadline\nex1_var_theory = 1.0\n")
+    execution = run(path, tmp_path, BUDGET)
+    assert execution.status is RunStatus.TIMEOUT and execution.cells[0].status == "timeout"
+    values = extract.extract(execution, reference_rubric.contract).values
+    assert values["ex1_limit"] == 0.0811107 and "ex1_var_theory" not in values
+    assert render(execution.message, "en").startswith("the total time (36 s) ran out: 12 s were kept")
+
+
+def test_a_module_that_ignores_its_deadline_is_killed_and_says_why(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text("import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nex1_limit = 1.0\n"
+                    "while True: time.sleep(0.1)\n")
+    execution = run(path, tmp_path, BUDGET)
+    assert execution.status is RunStatus.TIMEOUT and execution.artifacts is None
+    assert "ignora SIGALRM" in render(execution.message, "es")
+    assert execution.duration_s < BUDGET.total_timeout_s + 10

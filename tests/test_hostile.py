@@ -149,6 +149,8 @@ def test_sleep_past_the_total_timeout(run, tmp_path):
     code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(10**6)"
     result, report = run(notebook(tmp_path / "sleepy.ipynb", code, GOOD))
     assert result.status == "timeout" and "tiempo máximo" in report
+    # the kernel ignores the interrupt: still within the budget plus a small grace, nothing harvested
+    assert result.execution["duration_s"] < LIMITS.total_timeout_s + 15 and result.execution["harvested"] is False
 
 
 # --- exits ----------------------------------------------------------------------------------

@@ -188,3 +188,35 @@ def test_initializers_written_other_ways_are_named_in_the_report(subset, referen
     assert by_id["ex1_bias_zeros"].status == "pass"  # graded through ex1_layer
     assert by_id["ex1_conv_limit"].status == "skipped" and by_id["ex1_conv_limit"].max_points == 0.0
     assert result.max_score == reference_rubric.max_score - 1 and "no cuenta en la nota" in html
+
+
+def test_a_notebook_out_of_time_after_the_work_keeps_its_points(subset, reference_rubric, tmp_path):
+    """Every exercise-1 name defined correctly, then an experiment of the student's own that
+    runs past the total budget: "timeout", full points for what it defined, and the report says
+    which cells did not run and that the verdicts cover only what did."""
+    needs_root_sandbox()
+    from dataclasses import replace
+
+    rubric = replace(reference_rubric, limits=replace(reference_rubric.limits, total_timeout_s=75, cell_timeout_s=70))
+    path = notebook(tmp_path / "late.ipynb", """import numpy as np
+import keras
+keras.utils.set_random_seed(42)
+ex1_model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128)])
+ex1_kernel = ex1_model.layers[0].kernel.numpy()
+fan_in, fan_out = ex1_kernel.shape
+ex1_var_empirical = float(ex1_kernel.var())
+ex1_var_theory = 2 / (fan_in + fan_out)
+ex1_limit = float(np.sqrt(6 / (fan_in + fan_out)))
+ex1_conv_limit = float(np.sqrt(6 / (3 * 3 * 1 + 3 * 3 * 32)))""", "import time\nwhile True: time.sleep(0.5)  # my own long experiment",
+                    "print('never')")
+    result = grade(path, rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), quiet=True, retrain=RetrainMode.OFF))
+    assert result.status == "timeout"
+    ex1 = [c for c in result.checks if c.exercise == "ex1"]
+    assert len(ex1) == 7 and all(c.status == "pass" and c.points == c.max_points for c in ex1), \
+        [(c.id, c.status) for c in ex1]
+    assert [c["status"] for c in result.execution["cells"]] == ["ok", "timeout", "not_run"]
+    assert result.execution["harvested"] is True
+    html = (tmp_path / "out" / "late" / "report.html").read_text()
+    assert "los veredictos de abajo cubren solo lo que corrió" in html
+    assert "Celdas que no llegaron a correr: 3" in html and "Celdas que no corrieron:</strong> 3" in html
+    assert result.execution["duration_s"] < 75 + 15

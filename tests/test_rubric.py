@@ -112,3 +112,17 @@ def test_edited_protocol_and_units_load(reference_copy):
     assert edited.homework.kernel_shapes == [(784, 256), (256, 128), (128, 10)]
     assert edited.facts()["units"] == [256, 128, 10] and edited.facts()["epochs"] == 3
     assert edited.digest != rubric.load().digest
+
+
+def test_the_harvest_reserve_has_a_floor_and_a_ceiling(reference_copy, reference_rubric):
+    """The harvest's share of the budget is the rubric's, never below the measured floor and never
+    more than a third of the total; a rubric outside that is refused with both bounds."""
+    from grader.rubric import HARVEST_RESERVE_FLOOR_S, Limits
+
+    assert reference_rubric.limits.harvest_reserve() == reference_rubric.limits.harvest_reserve_s >= HARVEST_RESERVE_FLOOR_S
+    for value in (HARVEST_RESERVE_FLOOR_S - 1, 4200):
+        with pytest.raises(RubricError, match="harvest_reserve_s") as caught:
+            load_edited(reference_copy, lambda r: r["limits"].update(harvest_reserve_s=value))
+        assert f"{HARVEST_RESERVE_FLOOR_S} s" in caught.value.render("es") and "1400 s" in caught.value.render("en")
+    assert Limits(total_timeout_s=30, harvest_reserve_s=1).harvest_reserve() == 10  # a tiny test budget: a third
+    assert Limits(total_timeout_s=3600, harvest_reserve_s=1).harvest_reserve() == HARVEST_RESERVE_FLOOR_S

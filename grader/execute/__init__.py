@@ -20,7 +20,9 @@ from .. import submission as submission_module
 from ..sandbox import Sandbox
 from ..submission import Submission
 from . import artifacts as artifacts_module
-from .module import module_cells, run_module
+from ..kinds import RunStatus
+from ..messages import msg
+from .module import harvest_seconds, module_cells, module_stopped_on_time, run_module
 from .interrupt import run_interruptibly
 from .notebook import run_notebook
 from .records import CellRecord, Execution
@@ -35,17 +37,24 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     started = time.monotonic()
     artifacts_module.install(sandbox, contract_path, memo_config)
     log_path = sandbox.work / "kernel.log"
+    harvest_s = None
     if sub.kind == "ipynb":
         nb = submission_module.notebook(sub.source)
-        status, cells, message = run_interruptibly(run_notebook(nb, sandbox, log_path))
+        status, cells, message, harvest_s = run_interruptibly(run_notebook(nb, sandbox, log_path))
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
         status, cells, message = run_module(sandbox, log_path)
     artifacts = artifacts_module.copy_out(sandbox.outbox, artifacts_dest)
     if sub.kind == "py" and artifacts is not None:
         cells = module_cells(artifacts, sub.path.name)
+        harvest_s = harvest_seconds(artifacts)
+        if status == RunStatus.COMPLETED and module_stopped_on_time(artifacts):
+            status = RunStatus.TIMEOUT
+            message = msg("execute.budget_reached", seconds=sandbox.limits.total_timeout_s,
+                          reserve=round(sandbox.limits.harvest_reserve()))
     log_tail = log_path.read_text(errors="replace")[-LOG_TAIL:] if log_path.exists() else ""
-    return Execution(status, tuple(cells), artifacts, sandbox.report(), time.monotonic() - started, message, log_tail)
+    return Execution(status, tuple(cells), artifacts, sandbox.report(), time.monotonic() - started, message, log_tail,
+                     harvest_s)
 
 
 __all__ = ["run", "run_interruptibly", "Execution", "CellRecord"]

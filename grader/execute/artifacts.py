@@ -51,14 +51,16 @@ def memo_preamble(sandbox) -> str:
             f"del _grader_ns\n")
 
 
-def launcher(sandbox, entry: str, first_argument: str) -> str:
+def launcher(sandbox, entry: str, first_argument: str, extra: str = "") -> str:
     """Python source that loads harvest.py (as seen inside the sandbox) into a namespace of its
-    own and calls `entry(first_argument, outbox, contract)`: the notebook's last cell runs
-    `launcher(sb, "harvest", "globals()")`, a module run `launcher(sb, "run_module", repr(path))`."""
+    own and calls `entry(first_argument, outbox, contract[, extra])`: the notebook's last cell runs
+    `launcher(sb, "harvest", "globals()")`, a module run `launcher(sb, "run_module", repr(path),
+    "deadline_s=…")`."""
     inp = sandbox.input_path
+    more = f", {extra}" if extra else ""
     return (f"_grader_ns = {{'__name__': 'grader_harvest'}}\n"
             f"exec(compile(open({inp + '/harvest.py'!r}).read(), 'grader-harvest', 'exec'), _grader_ns)\n"
-            f"_grader_ns[{entry!r}]({first_argument}, {sandbox.outbox_path!r}, {inp + '/contract.json'!r})\n")
+            f"_grader_ns[{entry!r}]({first_argument}, {sandbox.outbox_path!r}, {inp + '/contract.json'!r}{more})\n")
 
 
 def copy_out(source: Path, dest: Path) -> Path | None:

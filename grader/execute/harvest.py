@@ -180,6 +180,9 @@ def _probe(function, probe, writer):
 
 def harvest(namespace, out, contract_path, module_status=None):
     """Write OUT/manifest.json describing every contract name found in `namespace`."""
+    import time
+
+    started = time.monotonic()
     with open(contract_path) as handle:
         contract = json.load(handle)
     writer = _Writer(out)
@@ -195,7 +198,8 @@ def harvest(namespace, out, contract_path, module_status=None):
             values[name] = entry
         except Exception:
             errors[name] = traceback.format_exc()[-3000:]
-    manifest = {"harvest": 1, "values": values, "errors": errors, "module": module_status, "memo": _memo_log()}
+    manifest = {"harvest": 1, "values": values, "errors": errors, "module": module_status, "memo": _memo_log(),
+                "seconds": time.monotonic() - started}
     with open(os.path.join(out, "manifest.json"), "w") as handle:
         json.dump(manifest, handle)
 
@@ -211,17 +215,44 @@ def _memo_log():
         return None
 
 
-def run_module(source_path, out, contract_path):
-    """For .py submissions: exec the module as __main__, record a failure, then harvest."""
+class OutOfTime(BaseException):
+    """Raised into the module when its share of the budget is spent (a BaseException, so that a
+    student's `except Exception` does not swallow it)."""
+
+
+def run_module(source_path, out, contract_path, deadline_s=None):
+    """For .py submissions: exec the module as __main__, record a failure, then harvest.
+
+    With `deadline_s`, an alarm stops the module that many seconds after it starts (the total
+    budget minus the harvest's reserve), and what it defined by then is harvested. A module
+    that catches BaseException or ignores SIGALRM runs on until the grader kills it: then
+    nothing is harvested, and the grader says so."""
+    import signal
+    import time
+
     namespace = {"__name__": "__main__", "__file__": source_path, "__builtins__": __builtins__}
     status = {"ok": True, "traceback": ""}
+    started = time.monotonic()
+
+    def out_of_time(signum, frame):
+        raise OutOfTime()
+
     try:
+        if deadline_s:
+            signal.signal(signal.SIGALRM, out_of_time)
+            signal.setitimer(signal.ITIMER_REAL, float(deadline_s))
         with open(source_path, "rb") as handle:
             code = compile(handle.read(), os.path.basename(source_path), "exec")
         exec(code, namespace)
+    except OutOfTime:
+        status = {"ok": False, "timeout": True, "traceback": traceback.format_exc()[-20000:]}
     except BaseException:  # SystemExit and KeyboardInterrupt too: record, then harvest
         status = {"ok": False, "traceback": traceback.format_exc()[-20000:]}
+    finally:
+        if deadline_s:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    status["seconds"] = time.monotonic() - started
     harvest(namespace, out, contract_path, module_status=status)
 
 
-__all__ = ["harvest", "run_module", "encode", "MAX_ARRAY", "MAX_LIST", "MAX_DEPTH"]
+__all__ = ["harvest", "run_module", "OutOfTime", "encode", "MAX_ARRAY", "MAX_LIST", "MAX_DEPTH"]

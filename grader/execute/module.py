@@ -25,7 +25,10 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
     """Run `submission.py` (already in the sandbox's input folder); (status, [], message).
     The module's one record comes from the manifest afterwards (`module_cells`)."""
     limits = sandbox.limits
-    runner = memo_preamble(sandbox) + launcher(sandbox, "run_module", repr(sandbox.input_path + "/submission.py"))
+    # the module is stopped (SIGALRM) when the budget minus the harvest's reserve is spent, and harvested
+    deadline_s = max(1.0, limits.total_timeout_s - limits.harvest_reserve())
+    runner = memo_preamble(sandbox) + launcher(sandbox, "run_module", repr(sandbox.input_path + "/submission.py"),
+                                               f"deadline_s={deadline_s!r}")
     argv = sandbox.wrap([sys.executable, "-c", runner])
     kept = bytearray()
 
@@ -42,8 +45,8 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
     status, message = RunStatus.COMPLETED, ""
     try:
         process.wait(timeout=limits.total_timeout_s)
-    except subprocess.TimeoutExpired:
-        status, message = RunStatus.TIMEOUT, msg("execute.total_timeout", seconds=limits.total_timeout_s)
+    except subprocess.TimeoutExpired:  # it did not stop at its deadline: nothing was harvested
+        status, message = RunStatus.TIMEOUT, msg("execute.module_ignored_deadline", seconds=limits.total_timeout_s)
     finally:
         sandbox.kill_all()  # first, while the module's process lives and its descendants can be found
         try:
@@ -63,18 +66,38 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
     return status, [], message
 
 
+def _manifest(artifacts: Path) -> dict:
+    try:
+        manifest = json.loads((artifacts / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def module_stopped_on_time(artifacts: Path) -> bool:
+    """The harvest's record says the module was stopped at its deadline (a claim, like the rest of
+    the manifest: it can only make the student's own status a timeout)."""
+    module = _manifest(artifacts).get("module")
+    return isinstance(module, dict) and module.get("timeout") is True
+
+
+def harvest_seconds(artifacts: Path) -> float | None:
+    """How long the harvest says it took (a claim; used only to measure the reserve)."""
+    seconds = _manifest(artifacts).get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < 1e6 else None
+
+
 def module_cells(artifacts: Path, name: str) -> list[CellRecord]:
     """The module's single record: ok, or the exception the harvest recorded while running it."""
-    try:
-        module = json.loads((artifacts / "manifest.json").read_text()).get("module") or {}
-    except (OSError, ValueError, AttributeError):
-        module = {}
+    module = _manifest(artifacts).get("module") or {}
     if not isinstance(module, dict) or module.get("ok", True):
         return [CellRecord(0, CellStatus.OK, name)]
+    if module.get("timeout") is True:
+        return [CellRecord(0, CellStatus.TIMEOUT, name, "OutOfTime", msg("execute.budget_interrupted"))]
     trace = str(module.get("traceback", ""))[-20000:]
     last = trace.strip().splitlines()[-1] if trace.strip() else ""
     ename, _, evalue = last.partition(":")
     return [CellRecord(0, CellStatus.ERROR, name, ename.strip()[:200], evalue.strip()[:2000], trace)]
 
 
-__all__ = ["run_module", "module_cells"]
+__all__ = ["run_module", "module_cells", "module_stopped_on_time", "harvest_seconds"]

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -157,8 +158,14 @@ def _kernel_client(nb, sandbox: Sandbox, limits: Limits) -> CappedClient:
                         resources={"metadata": {"path": str(sandbox.work)}})
 
 
-async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str]:
-    """Run every non-empty code cell, then the harvest; (status, cell records, message)."""
+async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str, float | None]:
+    """Run every non-empty code cell, then the harvest; (status, cell records, message, harvest seconds).
+
+    The total budget keeps `limits.harvest_reserve()` seconds back: when the cells have used the
+    rest, the running cell is interrupted, the remaining ones are not run, and the harvest runs on
+    what the notebook defined so far (the status stays "timeout"). A kernel that ignores the
+    interrupt is still busy when the harvest asks: the harvest times out within the budget and
+    the status says why nothing was harvested."""
     limits = sandbox.limits
     client = _kernel_client(nb, sandbox, limits)
     records: dict[int, CellRecord] = {}
@@ -167,7 +174,12 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
     harvest_cell = nbformat.v4.new_code_cell(launcher(sandbox, "harvest", "globals()"))
     status, message = RunStatus.COMPLETED, ""
     deadline = time.monotonic() + limits.total_timeout_s
+    reserve = limits.harvest_reserve()
+    work_deadline = deadline - reserve  # the cells' budget: what is left after it is the harvest's
     total_timeout = msg("execute.total_timeout", seconds=limits.total_timeout_s)
+    budget_reached = msg("execute.budget_reached", seconds=limits.total_timeout_s, reserve=round(reserve))
+    budget_cell: int | None = None  # the cell interrupted when the budget ran out
+    harvest_s: float | None = None
 
     async def run_all() -> None:
         try:
@@ -190,16 +202,16 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
             nb.cells.pop()
 
     async def run_cells() -> None:
-        nonlocal status, message
+        nonlocal status, message, budget_cell, harvest_s
         with open(log_path, "wb") as log:
             async with client.async_setup_kernel(stdout=log, stderr=log):
                 ARM_SIGNALS.get()()  # take SIGINT/SIGTERM back from nbclient (interrupt.py)
                 await run_preamble()
                 for position, (index, cell) in enumerate(code_cells):
-                    if time.monotonic() >= deadline - 1:
-                        status, message = RunStatus.TIMEOUT, total_timeout
-                        return
-                    client.timeout = max(1, int(min(limits.cell_timeout_s, deadline - time.monotonic())))
+                    if time.monotonic() >= work_deadline - 1:  # the budget is spent: the rest does not run
+                        status, message = RunStatus.TIMEOUT, budget_reached
+                        break
+                    client.timeout = max(1, int(min(limits.cell_timeout_s, work_deadline - time.monotonic())))
                     client.current_cell = index
                     try:
                         await client.async_execute_cell(cell, index)
@@ -209,15 +221,21 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
                     if index in client.timed_out and position > 0 and order[position - 1] in client.timed_out:
                         status, message = RunStatus.TIMEOUT, msg("execute.interrupt_ignored")
                         return
-                if time.monotonic() >= deadline - 1:
-                    status, message = RunStatus.TIMEOUT, total_timeout
-                    return
+                    if index in client.timed_out and time.monotonic() >= work_deadline - 1:
+                        # interrupted because the budget ran out, not because of the per-cell limit
+                        records[index] = replace(records[index], evalue=msg("execute.budget_interrupted"))
+                        status, message, budget_cell = RunStatus.TIMEOUT, budget_reached, index
+                        break
                 client.timeout = max(1, int(min(HARVEST_TIMEOUT_S, deadline - time.monotonic())))
                 nb.cells.append(harvest_cell)
                 client.current_cell = len(nb.cells) - 1
+                started = time.monotonic()
                 await client.async_execute_cell(harvest_cell, len(nb.cells) - 1)
+                harvest_s = time.monotonic() - started
                 if client.current_cell in client.timed_out:
-                    status, message = RunStatus.TIMEOUT, msg("execute.no_time_to_harvest")
+                    # the kernel is still busy with the interrupted cell, or the harvest ran out of time
+                    status = RunStatus.TIMEOUT
+                    message = msg("execute.harvest_blocked") if budget_cell is not None else msg("execute.no_time_to_harvest")
                     return
                 harvest_error = [o for o in harvest_cell.outputs if o.get("output_type") == "error"]
                 if harvest_error:
@@ -239,14 +257,16 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
     finally:
         sandbox.kill_all()
     cells = []
+    stopped_on_time = message in (budget_reached, msg("execute.harvest_blocked"))  # not a crash mid-cell
     for index, cell in code_cells:
         record = records.get(index) or CellRecord(index, CellStatus.NOT_RUN, head(cell.source))
-        if record.status == CellStatus.OK and status != RunStatus.COMPLETED and index == max(records, default=-1):
+        if record.status == CellStatus.OK and status != RunStatus.COMPLETED and not stopped_on_time \
+                and index == max(records, default=-1):
             record = CellRecord(index, status, record.source_head, ename=status.value, evalue=message)
         cells.append(record)
     if any(c.status == CellStatus.TIMEOUT for c in cells) and status == RunStatus.COMPLETED:
         message = msg("execute.cell_timeouts")
-    return status, cells, message
+    return status, cells, message, harvest_s
 
 
 __all__ = ["run_notebook", "cell_record", "CappedClient", "KernelManager", "TIMEOUT_ENAME"]

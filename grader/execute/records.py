@@ -52,6 +52,7 @@ class Execution:
     duration_s: float
     message: Message | str = ""
     log_tail: str = ""
+    harvest_s: float | None = None  # how long the harvest took (None: it never finished)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

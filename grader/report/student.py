@@ -244,13 +244,16 @@ def render_report(result, material: Material | None, rubric, lang: str = "es") -
     shown = render({"display_name": result.display_name, "message": result.message, "sandbox": result.sandbox,
                     "data": result.data, "retraining": result.retraining, "execution": result.execution}, lang)
     cells = [cell for cell in shown["execution"].get("cells", []) if str(cell["status"]) in ("error", "timeout")]
+    not_run = [str(cell["index"] + 1) for cell in shown["execution"].get("cells", []) if str(cell["status"]) == "not_run"]
     status = str(result.status)
     run_message = text(lang, f"run.{status}", epochs=rubric.protocol.epochs) if f"run.{status}" in catalog(lang) else ""
+    if status == "timeout" and shown["execution"].get("harvested"):  # the budget kept time to harvest what ran
+        run_message = text(lang, "run.timeout_partial", not_run=and_join(not_run, lang) if not_run else "—")
     return _env().get_template("report.html.j2").render(
         ui=ui, lang=lang, r=shown, score=result.score, max_score=result.max_score,
         status_name=ui["grade_status"].get(status, status), groups=groups, mistakes=list(mistakes.values()),
         first=first, show_noise=show_noise,
-        figures=_figures(result, material, rubric, ui), cells=cells, run_message=run_message,
+        figures=_figures(result, material, rubric, ui), cells=cells, run_message=run_message, not_run=not_run,
         memo_lines=memo_lines(result.execution.get("memo") or {}, lang),
         protocol=rubric.protocol.to_json(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
