@@ -9,7 +9,7 @@ grade: setup
 
 # Prints how long the suite took (CI stops at 90 minutes; we keep it under 45).
 test: setup
-	@start=$$(date +%s); status=0; .venv/bin/python -m pytest -v || status=$$?; \
+	@start=$$(date +%s); status=0; .venv/bin/python -m pytest -v --durations=25 || status=$$?; \
 	echo "make test: $$(( ($$(date +%s) - start) / 60 )) min $$(( ($$(date +%s) - start) % 60 )) s, pytest exit $$status"; \
 	exit $$status
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from .errors import DataError, GraderError, Interrupted, SandboxUnavailable, UsageError
-from .messages import LANGS, language_from_env, msg, text
+from .messages import LANGS, language_from_env, msg, render, text
 from .pipeline import Options, grade, load_rubric
 from .rubric import Rubric
 from .report import terminal_summary
@@ -104,6 +104,10 @@ def _options(args, **extra) -> Options:
 def _run(argv: list[str], lang: str) -> int:
     if argv and argv[0] == "check":
         args = check_parser(lang).parse_args(argv[1:])
+        from . import preflight
+        if (missing := preflight.problem(preflight.inspect())) is not None:  # no traceback: what is missing, and the fix
+            print(text(lang, "preflight.cannot_check", problem=render(missing, lang)), file=sys.stderr)
+            return 2
         from .selfcheck import check_file
         path = Path(args.path)
         if path.is_dir():

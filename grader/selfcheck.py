@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import data as data_module
-from . import leftovers
+from . import leftovers, preflight
 from .execute import Execution
 from .execute import harvest as harvest_module
 from .kinds import RetrainMode, RunStatus, SandboxLevel
-from .messages import language, msg, text
+from .messages import language, msg, render, text
 from .pipeline import Options, finish, grade, load_rubric
 from .report import terminal_summary
 from .retrain import default_cache_dir
@@ -56,6 +56,9 @@ def check(namespace: dict | None = None, *, lang: str = "es", out: str = "grades
     """Grade the live objects of the calling notebook (call it as the last cell)."""
     if namespace is None:
         namespace = inspect.currentframe().f_back.f_globals
+    if (missing := preflight.problem(preflight.inspect())) is not None:  # said, not raised: the notebook goes on
+        print(text(language(lang), "preflight.cannot_check", problem=render(missing, language(lang))))
+        return None
     rubric = load_rubric()
     dataset = data_module.locate(data_dir)
     name = _notebook_name(namespace)

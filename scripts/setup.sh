@@ -27,8 +27,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.grader-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: pip install -e .[test,cluster] (tensorflow-cpu tarda ~1 minuto)"
+  echo "setup: pip install -e .[teacher,test,cluster] (tensorflow-cpu tarda ~1 minuto)"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[test,cluster]"
+  .venv/bin/pip install -q -e ".[teacher,test,cluster]"
   touch "$stamp"
 fi

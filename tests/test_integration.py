@@ -15,7 +15,7 @@ from grader.pipeline import Options, grade
 
 from . import golden
 from .conftest import ASSIGNMENTS, ROOT, needs_root_sandbox
-from .helpers import notebook
+from .helpers import EX1_DONE, notebook
 
 
 @pytest.fixture(scope="module")
@@ -198,16 +198,7 @@ def test_a_notebook_out_of_time_after_the_work_keeps_its_points(subset, referenc
     from dataclasses import replace
 
     rubric = replace(reference_rubric, limits=replace(reference_rubric.limits, total_timeout_s=75, cell_timeout_s=70))
-    path = notebook(tmp_path / "late.ipynb", """import numpy as np
-import keras
-keras.utils.set_random_seed(42)
-ex1_model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128)])
-ex1_kernel = ex1_model.layers[0].kernel.numpy()
-fan_in, fan_out = ex1_kernel.shape
-ex1_var_empirical = float(ex1_kernel.var())
-ex1_var_theory = 2 / (fan_in + fan_out)
-ex1_limit = float(np.sqrt(6 / (fan_in + fan_out)))
-ex1_conv_limit = float(np.sqrt(6 / (3 * 3 * 1 + 3 * 3 * 32)))""", "import time\nwhile True: time.sleep(0.5)  # my own long experiment",
+    path = notebook(tmp_path / "late.ipynb", EX1_DONE, "import time\nwhile True: time.sleep(0.5)  # my own long experiment",
                     "print('never')")
     result = grade(path, rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), quiet=True, retrain=RetrainMode.OFF))
     assert result.status == "timeout"

@@ -39,10 +39,10 @@ def test_check_on_live_objects(subset, tmp_path):
     assert statuses["ex1_kernel_distribution"] == "pass" and statuses["ex1_limit"] == "fail"
     assert statuses["hw_initial_distribution"] == "pass" and statuses["hw_declared_initializers"] == "pass"
     retrain = next(c for c in result.checks if c.id == "hw_retrain_reproduces")
-    assert retrain.status == "warn" and "auto-revisión no entrena" in render(retrain.message, "es")
+    assert retrain.status == "warn" and "autorrevisión no entrena" in render(retrain.message, "es")
     assert result.sandbox["level"] == "none"
     saved = json.loads((tmp_path / "out" / result.student / "result.json").read_text())
-    assert saved["sandbox"]["note"] == "auto-revisión: su propio código, ejecutado sin sandbox en su máquina (objetos en memoria)"
+    assert saved["sandbox"]["note"] == "autorrevisión: su propio código, ejecutado sin sandbox en su máquina (objetos en memoria)"
     assert "SIN sandbox" in (tmp_path / "out" / result.student / "report.html").read_text()
 
 
@@ -54,7 +54,7 @@ def test_check_from_inside_a_real_notebook(subset, tmp_path):
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "wrong_limit" in text and "SCORE" in text
-    assert "auto-revisión" in text
+    assert "autorrevisión" in text
 
 
 def test_grade_check_cli_runs_unsandboxed_with_a_note(subset, tmp_path, cache_dir):
@@ -64,7 +64,7 @@ def test_grade_check_cli_runs_unsandboxed_with_a_note(subset, tmp_path, cache_di
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "sin sandbox" in done.stdout and "wrong_limit" in done.stdout
-    assert "(auto-revisión: su propio código, ejecutado sin sandbox en su máquina)" in done.stdout
+    assert "(autorrevisión: su propio código, ejecutado sin sandbox en su máquina)" in done.stdout
     saved = json.loads((tmp_path / "o" / "mia" / "result.json").read_text())
     assert saved["sandbox"]["level"] == "none"
     assert "SIN sandbox" in (tmp_path / "o" / "mia" / "report.html").read_text()

@@ -247,7 +247,7 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
         status = RunStatus.PROCESS_LIMIT if sandbox.pids_exhausted() else \
             RunStatus.MEMORY_LIMIT if sandbox.oom_killed() else RunStatus.CRASHED
         message = msg("execute.kernel_died")
-    except TimeoutError as exc:  # CellTimeoutError subclasses it; asyncio.wait_for raises it
+    except (TimeoutError, asyncio.TimeoutError) as exc:  # CellTimeoutError; asyncio.wait_for's (one class from 3.11 on)
         detail = str(exc).rstrip()
         status = RunStatus.TIMEOUT
         message = msg("execute.total_timeout_detail", seconds=limits.total_timeout_s, detail=detail) \
