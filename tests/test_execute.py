@@ -138,29 +138,29 @@ def test_to_json_keeps_the_result_keys():
 
 # --- A timeout keeps what ran: the budget keeps the harvest's time back ----------------------
 
-BUDGET = replace(FAST, cell_timeout_s=60, total_timeout_s=36)  # reserve: min(max(floor, rubric), 36/3) = 12 s
+BUDGET = replace(FAST, cell_timeout_s=60, total_timeout_s=24)  # reserve: min(max(floor, rubric), 24/3) = 8 s
 EX1 = "ex1_limit = 0.0811107\nex1_var_theory = 2 / 912"
 FOREVER = "import time\nwhile True: time.sleep(0.1)"
 
 
 def test_the_budget_interrupts_the_running_cell_and_harvests_what_ran(tmp_path, reference_rubric):
-    assert BUDGET.harvest_reserve() == 12
+    assert BUDGET.harvest_reserve() == 8
     path = notebook(tmp_path / "nb.ipynb", EX1, FOREVER, "ex1_var_empirical = 1.0")
     execution = run(path, tmp_path, BUDGET)
     assert execution.status is RunStatus.TIMEOUT and execution.artifacts is not None
     assert [c.status for c in execution.cells] == ["ok", "timeout", "not_run"]
     assert render(execution.cells[1].evalue, "es") == "interrumpida al agotarse el tiempo total"
-    assert render(execution.message, "es").startswith("se agotó el tiempo total (36 s): se reservaron 12 s")
+    assert render(execution.message, "es").startswith("se agotó el tiempo total (24 s): se reservaron 8 s")
     values = extract.extract(execution, reference_rubric.contract).values
     assert values["ex1_limit"] == 0.0811107 and "ex1_var_empirical" not in values
-    assert execution.harvest_s is not None and execution.harvest_s < 12
+    assert execution.harvest_s is not None and execution.harvest_s < 8
     assert execution.duration_s < BUDGET.total_timeout_s + 10
 
 
 def test_a_per_cell_timeout_in_the_middle_then_the_budget(tmp_path, reference_rubric):
-    # 45 s, 15 kept: the first loop meets the 15 s cell limit, the second the 30 s budget
+    # 36 s, 12 kept: the first loop meets the 12 s cell limit, the second the 24 s budget (if the kernel starts in < 11 s)
     path = notebook(tmp_path / "nb.ipynb", "ex1_limit = 0.0811107", FOREVER, "ex1_var_theory = 2 / 912", FOREVER, "x = 1")
-    execution = run(path, tmp_path, replace(BUDGET, cell_timeout_s=15, total_timeout_s=45))
+    execution = run(path, tmp_path, replace(BUDGET, cell_timeout_s=12, total_timeout_s=36))
     assert [c.status for c in execution.cells] == ["ok", "timeout", "ok", "timeout", "not_run"]
     assert render(execution.cells[1].evalue, "es") == "la celda superó el tiempo máximo por celda"
     assert render(execution.cells[3].evalue, "es") == "interrumpida al agotarse el tiempo total"
@@ -186,7 +186,7 @@ def test_a_module_out_of_time_is_stopped_and_harvested(tmp_path, reference_rubri
     assert execution.status is RunStatus.TIMEOUT and execution.cells[0].status == "timeout"
     values = extract.extract(execution, reference_rubric.contract).values
     assert values["ex1_limit"] == 0.0811107 and "ex1_var_theory" not in values
-    assert render(execution.message, "en").startswith("the total time (36 s) ran out: 12 s were kept")
+    assert render(execution.message, "en").startswith("the total time (24 s) ran out: 8 s were kept")
 
 
 def test_a_module_that_ignores_its_deadline_is_killed_and_says_why(tmp_path):
