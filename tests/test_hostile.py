@@ -51,7 +51,9 @@ def run(subset, reference_rubric, tmp_path, sentinel):
         assert hashlib.sha256(sentinel.read_bytes()).hexdigest() == before
         leftovers = subprocess.run(["pgrep", "-u", "65534"], capture_output=True, text=True).stdout.split()
         assert leftovers == [], leftovers
-        assert cgroups() == cgroups_before
+        # no cgroup left by this run (one an earlier run left may be removed by this one: the sandbox
+        # removes stale leftovers when it starts, so the set can only shrink)
+        assert cgroups() <= cgroups_before
         assert [p.name for p in out.iterdir()] == [result.student]
         report = (out / result.student / "report.html").read_text()
         return result, report
