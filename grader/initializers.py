@@ -134,10 +134,16 @@ def compute_fans(shape) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def _vs_triple(spec: InitSpec) -> tuple[float, str, str]:
+def variance_scaling_triple(spec: InitSpec) -> tuple[float, str, str] | None:
+    """(scale, mode, distribution) of a VarianceScaling initializer, None for any other."""
     if spec.name in VARIANCE_SCALING_PRESETS:
         return VARIANCE_SCALING_PRESETS[spec.name]
-    return spec.params["scale"], spec.params["mode"], spec.params["distribution"]
+    if spec.name == "variance_scaling":
+        return spec.params["scale"], spec.params["mode"], spec.params["distribution"]
+    return None
+
+
+_vs_triple = variance_scaling_triple
 
 
 def target_variance(spec: InitSpec, shape) -> float | None:
@@ -216,6 +222,7 @@ def cdf(spec: InitSpec, shape, x):
 
 __all__ = [
     "cdf",
+    "variance_scaling_triple",
     "InitSpec",
     "spec_from_config",
     "compute_fans",

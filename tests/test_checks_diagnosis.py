@@ -150,3 +150,10 @@ def test_weights_that_contradict_the_declaration_are_diagnosed_from_the_weights(
     outcome = CHECKS["hw_initial_distribution"](ctx(reference_rubric, {"build_model": models}))
     assert outcome.status == "fail" and outcome.mistakes == ("wrong_scale",)
     assert outcome.evidence["he_normal"]["diagnosis"]["found"] == "lecun_normal"
+
+
+def test_every_diagnosis_code_has_a_row_with_a_fix_in_both_languages(reference_rubric):
+    from grader.checks.diagnosis import CODES
+
+    for code in CODES:
+        assert reference_rubric.mistake(code, "fix", "es") and reference_rubric.mistake(code, "fix", "en"), code

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..initializers import InitSpec, VARIANCE_SCALING_PRESETS, compute_fans, target_variance
+from ..initializers import InitSpec, compute_fans, target_variance, variance_scaling_triple
 from ..messages import Joined, Message, msg
 from .registry import ACTIVATION_NAMES
 
@@ -36,15 +36,6 @@ CODES = ("glorot_with_relu", "random_normal_small", "wrong_fan_mode", "wrong_sca
 EXPLODES, VANISHES = 2.0, 0.5  # signal-variance factors past which the report says "explodes" / "vanishes"
 RELU_LIKE = {"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"}
 
-
-
-def variance_scaling_triple(spec: InitSpec) -> tuple[float, str, str] | None:
-    """(scale, mode, distribution) of a VarianceScaling initializer, None for any other."""
-    if spec.name in VARIANCE_SCALING_PRESETS:
-        return VARIANCE_SCALING_PRESETS[spec.name]
-    if spec.name == "variance_scaling":
-        return spec.params["scale"], spec.params["mode"], spec.params["distribution"]
-    return None
 
 
 def weight_variance(spec: InitSpec, shape) -> float | None:
