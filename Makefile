@@ -14,7 +14,7 @@ test: setup
 	exit $$status
 
 test-fast: setup
-	@start=$$(date +%s); status=0; .venv/bin/python -m pytest -v -m "not slow and not calibration" || status=$$?; \
+	@start=$$(date +%s); status=0; .venv/bin/python -m pytest -v -m "not slow and not false_alarms" || status=$$?; \
 	echo "make test-fast: $$(( ($$(date +%s) - start) / 60 )) min $$(( ($$(date +%s) - start) % 60 )) s, pytest exit $$status"; \
 	exit $$status
 

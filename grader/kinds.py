@@ -71,10 +71,12 @@ class RunKind(_Vocabulary):
 
     TRAIN = "train"
     REPRO = "repro"  # exercise 5: trained twice with a seed and twice without, one short epoch
+    BATCHED = "batched"  # an extra seed (--seeds), trained with the others in one batch (grader/calibrate/batched.py)
 
 
 class SandboxLevel(_Vocabulary):
     BWRAP = "bwrap"
+    UNPRIVILEGED = "unprivileged"  # no bubblewrap, but the student's code runs as uid 65534 (Gradescope's container)
     NONE = "none"
 
 

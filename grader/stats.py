@@ -11,7 +11,7 @@ Why alpha = 1e-4 and not the 1e-3 the issue targets: a level-1e-3 verdict raises
 false alarm per 1,000 correct kernels, so a 1,000-draw measurement of it lands above 1e-3 about
 one time in four (measured: 2/1000 for he_normal at the homework shapes). At 1e-4 the measured
 rate is 0/1000 for every verdict, and the power against a wrong initializer stays 100 %
-(grader/calibration.py).
+(grader/false_alarms.py).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def ks_uniform(u: np.ndarray) -> tuple[float, float]:
 @lru_cache(maxsize=4096)
 def ks_critical(alpha: float, n: int) -> float:
     """The KS distance whose exact p-value is alpha (so D ≤ it ⇔ p ≥ alpha); cached because the
-    exact p-value costs milliseconds and a calibration run asks for the same n thousands of times."""
+    exact p-value costs milliseconds and a false-alarm run asks for the same n thousands of times."""
     return float(stats.kstwo.isf(alpha, n))
 
 

@@ -69,7 +69,7 @@ def ex2_vanishing(ctx: Context) -> Outcome:
 def _ex3_model_problem(ctx: Context, evidence: dict):
     """With the optional `ex3_model`, what the variances alone cannot show: its hidden layers
     are ReLU and declare a He initializer, and their fresh kernels follow it (calibrated:
-    grader/calibration.py, 100 % of Glorot kernels rejected at these shapes).
+    grader/false_alarms.py, 100 % of Glorot kernels rejected at these shapes).
     Returns (message, mistakes) or None."""
     model = ctx.extracted.values.get("ex3_model")
     if not isinstance(model, ModelDesc) or len(model.dense) < 2:

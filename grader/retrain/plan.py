@@ -146,6 +146,16 @@ class ReferenceTraining:
         self._thread.join(timeout=30)
 
 
+def extra_seed_kind(desc: dict, seed: int, rubric: Rubric, trainer) -> RunKind:
+    """The protocol seed trains with Keras (the memo serves its fits bitwise); an extra seed of a
+    plain MLP trains batched with the others, locally (a cluster run keeps one Keras task per key)."""
+    from ..calibrate.batched import batchable
+
+    if seed == rubric.protocol.seed or trainer is not None or not batchable(desc, rubric.protocol):
+        return RunKind.TRAIN
+    return RunKind.BATCHED
+
+
 def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMode, extra_seeds: int = 0,
             progress=lambda message: None, memo_store=None, workers: int | None = None, trainer=None) -> Retraining:
     """Plan, run (or read from the cache) and group every run one submission needs (`trainer`:
@@ -154,12 +164,18 @@ def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMo
     if mode == RetrainMode.OFF:
         return Retraining({}, {}, source, msg("retrain.off"))
     seeds = seed_list(rubric, extra_seeds)
-    specs = [RunSpec(init, descs[init], seed) for seed in seeds for init in rubric.homework.initializers]
+    specs = [RunSpec(init, descs[init], seed, kind=extra_seed_kind(descs[init], seed, rubric, trainer))
+             for seed in seeds for init in rubric.homework.initializers]
     specs += exercise_specs(rubric, descs)
+    batched = [spec for spec in specs if spec.kind == RunKind.BATCHED]
     try:
-        results = run_all(specs, rubric.protocol, dataset, Cache(cache_dir), progress,
-                          cache_only=mode == RetrainMode.CACHE_ONLY, memo_store=memo_store, workers=workers,
-                          trainer=trainer)
+        results = run_all([spec for spec in specs if spec.kind != RunKind.BATCHED], rubric.protocol, dataset,
+                          Cache(cache_dir), progress, cache_only=mode == RetrainMode.CACHE_ONLY, memo_store=memo_store,
+                          workers=workers, trainer=trainer)
+        if batched:  # the extra seeds: one batched computation (their keys are their own: kind BATCHED)
+            from ..calibrate.client import train_batched
+            results += run_all(batched, rubric.protocol, dataset, Cache(cache_dir), progress,
+                               cache_only=mode == RetrainMode.CACHE_ONLY, trainer=train_batched)
     except (RetrainError, OSError) as exc:
         why: Message | str = exc.as_message() if isinstance(exc, RetrainError) else str(exc)
         if mode == RetrainMode.CACHE_ONLY:

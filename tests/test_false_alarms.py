@@ -1,20 +1,26 @@
-"""Every statistical verdict, measured: false alarms ≤ 1e-3 over 1,000 correctly initialized
-draws and ≥ 99 % rejection of the wrong initializer, at the shapes the class uses (issue 3)."""
+"""Every statistical verdict, measured: no false alarm over 250 correctly initialized draws and
+≥ 99 % rejection of the wrong initializer, at the shapes the class uses (issue 3).
+
+250 draws, not the 1,000 of bench/false_alarms.py (the README's table): the suite was over its
+budget and this test cost 393 s. At alpha = 1e-4 the measured false alarms were 0/1000 in every
+row, so 0/250 is expected (the assert allows none: 1e-3 × 250 < 1); a verdict whose false-alarm
+rate had grown to 1 % shows at least one in 250 draws 92 % of the time, and a power of 99 %
+allows at most 2 misses in 250."""
 
 import numpy as np
 import pytest
 
-from grader import calibration
-from grader.calibration import FALSE_ALARM_MAX, GENERATORS, POWER_MIN, Row, calibrate, layer_variances, rows_from_counts
+from grader import false_alarms
+from grader.false_alarms import FALSE_ALARM_MAX, GENERATORS, POWER_MIN, Row, layer_variances, measure, rows_from_counts
 from grader.stats import hidden_variance_ratio
 
-DRAWS = 1000
+DRAWS = 250
 
 
-@pytest.mark.calibration
-def test_every_statistical_verdict_is_calibrated_over_1000_draws(reference_rubric, real_data):
-    rows = calibrate(reference_rubric, DRAWS, data_dir=str(real_data.folder))
-    print("\n" + calibration.format_table(rows))
+@pytest.mark.false_alarms
+def test_every_statistical_verdict_is_calibrated_over_250_draws(reference_rubric, real_data):
+    rows = measure(reference_rubric, DRAWS, data_dir=str(real_data.folder))
+    print("\n" + false_alarms.format_table(rows))
     verdicts = {(row.verdict.split(" (max")[0], row.shapes.split()[0], row.expected) for row in rows}
     # every verdict the checks give, at every shape it is given at
     assert ("initializer (variance + KS)", "ex1", "glorot_uniform") in verdicts
@@ -42,7 +48,7 @@ def test_every_statistical_verdict_is_calibrated_over_1000_draws(reference_rubri
 
 
 def test_a_few_draws_through_the_workers_count_what_they_should(reference_rubric, real_data):
-    rows = calibrate(reference_rubric, 4, data_dir=str(real_data.folder))
+    rows = measure(reference_rubric, 4, data_dir=str(real_data.folder))
     assert all(row.draws == 4 for row in rows)
     for row in rows:
         assert row.rejected["random_normal(0.01)"] == 4  # stddev 0.01 fails every check at these shapes

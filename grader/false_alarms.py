@@ -1,5 +1,8 @@
 """How often each statistical verdict is wrong, measured (issue 3, "calibrated statistics").
 
+Named false_alarms, not calibration: `grade calibrate` (grader/calibrate/) is another thing, how
+often the homework's accuracy criterion holds for a correct solution under the protocol.
+
 Every verdict the checks give about weights is run here, through the same functions the checks
 call, on kernels drawn by Keras itself at the shapes the class uses:
 
@@ -10,7 +13,7 @@ call, on kernels drawn by Keras itself at the shapes the class uses:
 A verdict that only looks at the variance (variance band, initial norm band) cannot tell two
 initializers with the same variance apart (he_uniform vs he_normal); those pairs are reported
 but not counted as misses: the initializer verdict, which also tests the shape, is the one that
-must catch them. `bench/calibration.py` prints the table; tests/test_calibration.py asserts it.
+must catch them. `bench/false_alarms.py` prints the table; tests/test_false_alarms.py asserts it.
 """
 
 from __future__ import annotations
@@ -196,10 +199,10 @@ ONE_THREAD_ENV = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_T
                   "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def calibrate(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: str | None = None,
+def measure(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: str | None = None,
               workers: int = 2, similarity: bool = True) -> list[Row]:
-    """The calibration table: `draws` seeds split over `workers` processes (python -m
-    grader.calibration, a JSON job on stdin, JSON counts on stdout), counts summed."""
+    """The false-alarm table: `draws` seeds split over `workers` processes (python -m
+    grader.false_alarms, a JSON job on stdin, JSON counts on stdout), counts summed."""
     alpha = rubric.tolerances.alpha if alpha is None else alpha
     similarity = similarity and rubric.exercises is not None
     workers = max(1, min(workers, draws))
@@ -208,7 +211,7 @@ def calibrate(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: 
             "bound": rubric.exercises.ex3.similar_ratio_max if rubric.exercises else None, "data_dir": data_dir}
     processes = []
     for start, stop in zip(bounds[:-1], bounds[1:]):
-        process = subprocess.Popen([sys.executable, "-m", "grader.calibration"], stdin=subprocess.PIPE,
+        process = subprocess.Popen([sys.executable, "-m", "grader.false_alarms"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD_ENV)
         process.stdin.write(json.dumps({**base, "seeds": [start, stop]}))
         process.stdin.close()
@@ -218,7 +221,7 @@ def calibrate(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: 
         out, err = process.stdout.read(), process.stderr.read()
         process.wait()
         if process.returncode != 0:
-            raise GraderError(msg("calibration.worker_failed", code=process.returncode, stderr=err.strip()[-2000:]))
+            raise GraderError(msg("false_alarms.worker_failed", code=process.returncode, stderr=err.strip()[-2000:]))
         for key, value in json.loads(out.strip().splitlines()[-1]).items():
             counts[key] = counts.get(key, 0) + value
     return rows_from_counts(rubric, counts, draws, similarity)
@@ -281,5 +284,5 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["Row", "calibrate", "count_rejections", "layer_variances", "rows_from_counts", "shape_sets", "format_table", "image_batch", "GENERATORS",
+__all__ = ["Row", "measure", "count_rejections", "layer_variances", "rows_from_counts", "shape_sets", "format_table", "image_batch", "GENERATORS",
            "FALSE_ALARM_MAX", "POWER_MIN"]

@@ -1,8 +1,8 @@
 """Calibration table of every statistical verdict, with kernels drawn by Keras itself.
 
-    .venv/bin/python bench/calibration.py [--draws 1000] [--alpha A] [--data-dir DIR]
+    .venv/bin/python bench/false_alarms.py [--draws 1000] [--alpha A] [--data-dir DIR]
 
-First the table grader.calibration measures (what tests/test_calibration.py asserts): for each
+First the table grader.false_alarms measures (what tests/test_false_alarms.py asserts): for each
 verdict, shape set and expected initializer, the false alarms over N correct draws and the
 rejection rate of every wrong initializer. Then why exercise 3's similarity verdict is not asked
 to tell Glorot from He: the spread of its statistic, and of the best alternative found (the
@@ -21,18 +21,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import calibration, data  # noqa: E402
+from grader import data, false_alarms  # noqa: E402
 from grader.pipeline import load_rubric  # noqa: E402
 from grader.stats import hidden_variance_ratio  # noqa: E402
 
 
 def separation(reference, batch, draws: int) -> None:
-    shapes = calibration.shape_sets(reference)["ex2"]
+    shapes = false_alarms.shape_sets(reference)["ex2"]
     stats = {}
     for generator in ("he_normal", "glorot_uniform"):
         ratios, gains = [], []
         for seed in range(draws):
-            variances = calibration.layer_variances(batch, calibration.draw(generator, shapes, seed))
+            variances = false_alarms.layer_variances(batch, false_alarms.draw(generator, shapes, seed))
             hidden = np.log(variances[:-1])
             ratios.append(hidden_variance_ratio(variances))
             steps = np.arange(hidden.size) - (hidden.size - 1) / 2
@@ -58,14 +58,14 @@ def main() -> None:
     args = parser.parse_args()
     reference = load_rubric()
     started = time.monotonic()
-    rows = calibration.calibrate(reference, args.draws, alpha=args.alpha, data_dir=args.data_dir)
-    alpha = reference.tolerances["alpha"] if args.alpha is None else args.alpha
+    rows = false_alarms.measure(reference, args.draws, alpha=args.alpha, data_dir=args.data_dir)
+    alpha = reference.tolerances.alpha if args.alpha is None else args.alpha
     print(f"Every statistical verdict, alpha = {alpha:g}, {args.draws} draws per row "
-          f"(targets: false alarms ≤ {calibration.FALSE_ALARM_MAX:g}, wrong initializer rejected ≥ {calibration.POWER_MIN:.0%}; "
+          f"(targets: false alarms ≤ {false_alarms.FALSE_ALARM_MAX:g}, wrong initializer rejected ≥ {false_alarms.POWER_MIN:.0%}; "
           f"in parentheses: pairs of equal variance a variance-only verdict cannot and need not separate)\n")
-    print(calibration.format_table(rows))
+    print(false_alarms.format_table(rows))
     print(f"\n[{time.monotonic() - started:.0f} s]")
-    separation(reference, calibration.image_batch(data.locate(args.data_dir)), args.draws)
+    separation(reference, false_alarms.image_batch(data.locate(args.data_dir)), args.draws)
 
 
 if __name__ == "__main__":
