@@ -11,6 +11,11 @@ bwrap runs as root only to set up binds (so /root/.pyenv and a clone in /root wo
 student's process is a real unprivileged host user, so a bound file it should not read stays
 unreadable, and a kill of a host process fails. Where bubblewrap cannot run, `probe()` keeps the
 exact reason; `Sandbox(level="none")` runs with rlimits only and says so in every result.
+`Sandbox(level="unprivileged")` is the fallback for a container where bubblewrap cannot build
+namespaces (Gradescope's): no namespaces, but cgroups where they can be made, rlimits, and the
+student's process dropped by setpriv to uid/gid 65534, so that files readable only by the grader
+(the autograder's source and reference files) stay unreadable. It needs root, and an
+interpreter and packages that uid can read.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ OUTBOX = "/opt/grader-out"
 MEMO = "/opt/grader-memo"  # the training memo's entries, read-only, openable by exact key only
 OUTBOX_MB = 512
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# the student's process: uid/gid 65534, no groups, no capabilities, no way back up
+_DROP = ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 @dataclass(frozen=True)
@@ -226,6 +234,8 @@ class Sandbox:
                 raise SandboxUnavailable(msg("sandbox.unavailable", reason=reason), hint=msg("sandbox.unavailable_hint"))
             if not _is_root():
                 raise SandboxUnavailable(msg("sandbox.needs_root"), hint=msg("sandbox.needs_root_hint"))
+        if self.level == SandboxLevel.UNPRIVILEGED and not _is_root():
+            raise SandboxUnavailable(msg("sandbox.unprivileged_needs_root"), hint=msg("sandbox.needs_root_hint"))
         if _is_root():
             for folder, megabytes in ((self.scratch, self.limits.scratch_mb), (self.outbox, OUTBOX_MB)):
                 size = f"size={megabytes}m,mode=0755,uid={NOBODY},gid={NOBODY}"
@@ -322,13 +332,16 @@ class Sandbox:
             "--core=0",
             f"--cpu={self.limits.total_timeout_s * (os.cpu_count() or 1) + 60}",
         ]
-        if self.level == SandboxLevel.NONE:
+        if self.level != SandboxLevel.BWRAP:
             if self.data_folder is not None:
                 target = self.scratch / ".keras" / "datasets" / "fashion-mnist"
                 if not target.exists():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.symlink_to(self.data_folder)
             env = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in self.environment().items())]
+            if self.level == SandboxLevel.UNPRIVILEGED:
+                cgroup = self._cgroups.join_command() if self._cgroups else []
+                return cgroup + env + rlimits + ["--", *_DROP, *argv]
             return env + rlimits + ["--", *argv]
         cgroup = self._cgroups.join_command() if self._cgroups else []
         args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -371,9 +384,7 @@ class Sandbox:
         args += ["--chdir", HOME, "--clearenv"]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
-        drop = ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        return cgroup + args + ["--", *rlimits, "--", *drop, *argv]
+        return cgroup + args + ["--", *rlimits, "--", *_DROP, *argv]
 
     def report(self, note: Message | str = "") -> SandboxReport:
         cg = self._cgroups.paths if self._cgroups else {}
@@ -381,6 +392,11 @@ class Sandbox:
             return SandboxReport(SandboxLevel.NONE, os.geteuid(), True, "rlimit", "none",
                                  "tmpfs" if self._mounted else "rlimit", asdict(self.limits),
                                  note or msg("sandbox.unsandboxed_note"))
+        if self.level == SandboxLevel.UNPRIVILEGED:
+            return SandboxReport(SandboxLevel.UNPRIVILEGED, NOBODY, True,
+                                 "cgroup" if "memory" in cg else "rlimit", "cgroup" if "pids" in cg else "none",
+                                 "tmpfs" if self._mounted else "rlimit", asdict(self.limits),
+                                 note or msg("sandbox.unprivileged_note"))
         return SandboxReport(SandboxLevel.BWRAP, NOBODY, False,
                              "cgroup" if "memory" in cg else "rlimit",
                              "cgroup" if "pids" in cg else "none",

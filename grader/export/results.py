@@ -1,0 +1,141 @@
+"""What a class batch left on disk, read back as typed data: one StudentResult per result.json.
+
+The export reads only these files (never the submissions, never the grader's store), so it can
+run anywhere the graded folder was copied to, and a result that cannot be read becomes a
+BrokenResult the export lists, instead of an exception that would stop everyone else's export.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UsageError
+from ..messages import Message, msg
+
+MAX_RESULT_BYTES = 20 * 1024 * 1024  # a result.json is 50–500 KB; anything far larger is not one of ours
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One rubric item as the result recorded it (already rendered in the report's language)."""
+
+    id: str
+    title: str
+    status: str  # pass | fail | warn | error | skipped
+    points: float
+    max_points: float
+    message: str
+    expected: str = ""
+    found: str = ""
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    """One student's grading, as much of it as an LMS needs."""
+
+    student: str
+    display_name: str
+    status: str
+    score: float
+    max_score: float
+    checks: tuple[CheckLine, ...]
+    message: str
+    execution_s: float
+    sandbox_level: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class BrokenResult:
+    """A result.json the export could not use, and why (the teacher regrades or fixes it)."""
+
+    student: str
+    path: Path
+    reason: Message | str
+
+
+@dataclass(frozen=True)
+class GradedFolder:
+    folder: Path
+    results: tuple[StudentResult, ...]
+    broken: tuple[BrokenResult, ...]
+
+
+def _number(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(field)
+    return float(value)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def parse_result(raw, path: Path) -> StudentResult:
+    """A result.json's content as a StudentResult; ValueError(field) names the first bad field."""
+    if not isinstance(raw, dict):
+        raise ValueError("$")
+    student = raw.get("student")
+    if not isinstance(student, str) or not student:
+        raise ValueError("student")
+    checks = []
+    for position, check in enumerate(raw.get("checks") or []):
+        if not isinstance(check, dict) or not isinstance(check.get("id"), str):
+            raise ValueError(f"checks[{position}]")
+        checks.append(CheckLine(check["id"], _text(check.get("title")) or check["id"], _text(check.get("status")),
+                                _number(check.get("points", 0.0), f"checks[{position}].points"),
+                                _number(check.get("max_points", 0.0), f"checks[{position}].max_points"),
+                                _text(check.get("message")), _text(check.get("expected")), _text(check.get("found"))))
+    timings = raw.get("timings") if isinstance(raw.get("timings"), dict) else {}
+    execution = raw.get("execution") if isinstance(raw.get("execution"), dict) else {}
+    seconds = timings.get("total", execution.get("duration_s", 0.0))
+    sandbox = raw.get("sandbox") if isinstance(raw.get("sandbox"), dict) else {}
+    status = raw.get("status")
+    if not isinstance(status, str) or not status:
+        raise ValueError("status")
+    return StudentResult(student, _text(raw.get("display_name")) or student, status,
+                         _number(raw.get("score"), "score"), _number(raw.get("max_score"), "max_score"), tuple(checks),
+                         _text(raw.get("message")),
+                         float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0,
+                         _text(sandbox.get("level")), path)
+
+
+def read_result(path: Path) -> StudentResult | BrokenResult:
+    student = path.parent.name
+    try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            return BrokenResult(student, path, msg("export.result_too_large", mb=MAX_RESULT_BYTES >> 20))
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return BrokenResult(student, path, msg("export.result_unreadable", error=str(exc)))
+    except ValueError as exc:
+        return BrokenResult(student, path, msg("export.result_not_json", error=str(exc)))
+    try:
+        result = parse_result(raw, path)
+    except ValueError as exc:
+        return BrokenResult(student, path, msg("export.result_bad_field", field=str(exc)))
+    if result.student != student:  # a copied or renamed folder: the id inside is the one graded
+        return BrokenResult(student, path, msg("export.result_other_student", found=result.student))
+    return result
+
+
+def load_folder(folder: Path) -> GradedFolder:
+    """Every OUT/<student>/result.json of a batch. Raises UsageError only when `folder` is not a
+    graded folder at all; a bad result is kept as a BrokenResult."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(msg("export.not_a_folder", path=str(folder)), hint=msg("export.not_a_folder_hint"))
+    paths = sorted(p for p in folder.glob("*/result.json") if p.is_file() and not p.parent.is_symlink())
+    if not paths:
+        raise UsageError(msg("export.not_graded", path=str(folder)), hint=msg("export.not_graded_hint"))
+    results, broken = [], []
+    for path in paths:
+        item = read_result(path)
+        (broken if isinstance(item, BrokenResult) else results).append(item)
+    return GradedFolder(folder, tuple(results), tuple(broken))
+
+
+__all__ = ["CheckLine", "StudentResult", "BrokenResult", "GradedFolder", "load_folder", "read_result", "parse_result"]

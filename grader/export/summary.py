@@ -1,0 +1,66 @@
+"""The report's summary in a few lines, for the LMS: Moodle's feedback column and Gradescope's
+top-level output. Built from result.json alone (its titles and messages are already in the
+report's language); the few words added here follow the export's `lang`."""
+
+from __future__ import annotations
+
+from ..messages import Message, msg, render
+from .results import StudentResult
+
+FEEDBACK_MAX = 4000  # Moodle keeps feedback as text; a class-sized CSV stays readable
+
+
+def points(value: float) -> str:
+    """Points as an LMS reads them: 12, 12.5, never 12.000000001."""
+    return f"{round(value, 2):g}"
+
+
+def _status_line(result: StudentResult) -> Message:
+    return msg("export.summary_score", score=points(result.score), max_score=points(result.max_score), status=result.status)
+
+
+def to_fix(result: StudentResult) -> list:
+    """The checks that lost points or could not be graded, in rubric order."""
+    return [c for c in result.checks
+            if c.status == "error" or (c.status in ("fail", "warn") and c.points < c.max_points)]
+
+
+def feedback_text(result: StudentResult, lang: str) -> str:
+    """One plain-text paragraph: the score, the run's message, then each check to fix."""
+    parts = [render(_status_line(result), lang)]
+    if result.message:
+        parts.append(result.message)
+    fixes = to_fix(result)
+    if fixes:
+        parts.append(render(msg("export.summary_to_fix", n=len(fixes)), lang) + " "
+                     + " | ".join(f"{c.title}: {c.message}" if c.message else c.title for c in fixes))
+    else:
+        parts.append(render(msg("export.summary_all_passed"), lang))
+    text = " — ".join(part.replace("\r", " ").replace("\n", " ").strip() for part in parts if part)
+    return text if len(text) <= FEEDBACK_MAX else text[:FEEDBACK_MAX - 1] + "…"
+
+
+def _md(text: str) -> str:
+    """Student-written text can reach a message (a name, an error): keep it from becoming markup."""
+    out = text
+    for char in "\\`*_[]<>#|":
+        out = out.replace(char, "\\" + char)
+    return out
+
+
+def feedback_markdown(result: StudentResult, lang: str, sandbox_note: str = "") -> str:
+    lines = [f"**{_md(render(_status_line(result), lang))}**", ""]
+    if result.message:
+        lines += [_md(result.message), ""]
+    fixes = to_fix(result)
+    if fixes:
+        lines.append(_md(render(msg("export.summary_to_fix", n=len(fixes)), lang)))
+        lines += [f"- **{_md(c.title)}** ({points(c.points)}/{points(c.max_points)}): {_md(c.message)}" for c in fixes]
+    else:
+        lines.append(_md(render(msg("export.summary_all_passed"), lang)))
+    if sandbox_note:
+        lines += ["", _md(sandbox_note)]
+    return "\n".join(lines).strip() + "\n"
+
+
+__all__ = ["feedback_text", "feedback_markdown", "points", "to_fix", "FEEDBACK_MAX"]
