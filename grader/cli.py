@@ -84,6 +84,68 @@ def check_parser(lang: str = "es") -> argparse.ArgumentParser:
     return p
 
 
+def export_parser(lang: str = "es") -> argparse.ArgumentParser:
+    from .export import FORMATS
+    from .export.gradescope import VISIBILITIES
+    from .export.moodle import IDENTIFIERS
+    from .export.roster import COLUMNS
+
+    p = _parser("grade export", text(lang, "cli.export_description"), lang)
+    p.add_argument("folder", help=text(lang, "cli.export_folder"))
+    p.add_argument("--to", required=True, choices=list(FORMATS), help=text(lang, "cli.export_to"))
+    p.add_argument("--roster", default=None, help=text(lang, "cli.export_roster", columns=", ".join(COLUMNS)))
+    p.add_argument("--assignment", default=None, help=text(lang, "cli.export_assignment"))
+    p.add_argument("--assignment-id", default=None, help=text(lang, "cli.export_assignment_id"))
+    p.add_argument("--out", default=None, help=text(lang, "cli.export_out"))
+    p.add_argument("--missing-zero", action="store_true", help=text(lang, "cli.export_missing_zero"))
+    p.add_argument("--moodle-id", choices=list(IDENTIFIERS), default="email", help=text(lang, "cli.export_moodle_id"))
+    p.add_argument("--visibility", choices=list(VISIBILITIES), default="visible", help=text(lang, "cli.export_visibility"))
+    p.add_argument("--points-possible", type=float, default=None, help=text(lang, "cli.export_points"))
+    p.add_argument("--rubric", default=None, help=text(lang, "cli.rubric"))
+    p.add_argument("--lang", choices=list(LANGS), default=None, help=text(lang, "cli.lang"))
+    return p
+
+
+def bundle_parser(lang: str = "es") -> argparse.ArgumentParser:
+    p = _parser("grade gradescope-bundle", text(lang, "cli.bundle_description"), lang)
+    p.add_argument("--out", default="autograder.zip", help=text(lang, "cli.bundle_out"))
+    p.add_argument("--data-dir", default=None, help=text(lang, "cli.bundle_data"))
+    p.add_argument("--epochs", type=int, default=None, help=text(lang, "cli.bundle_epochs"))
+    p.add_argument("--lang", choices=list(LANGS), default=None, help=text(lang, "cli.lang"))
+    return p
+
+
+def calibrate_parser(lang: str = "es") -> argparse.ArgumentParser:
+    from .calibrate.run import DEFAULT_SEEDS
+
+    p = _parser("grade calibrate", text(lang, "cli.calibrate_description"), lang)
+    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=text(lang, "cli.calibrate_seeds", default=DEFAULT_SEEDS))
+    p.add_argument("--rubric", default=None, help=text(lang, "cli.rubric"))
+    p.add_argument("--out", default="calibration", help=text(lang, "cli.calibrate_out", default="calibration"))
+    p.add_argument("--lang", choices=list(LANGS), default=None, help=text(lang, "cli.lang"))
+    p.add_argument("--data-dir", default=None, help=text(lang, "cli.data_dir"))
+    p.add_argument("--cache", default=None, help=text(lang, "cli.cache", default=str(default_cache_dir())))
+    p.add_argument("--no-cache", action="store_true", help=text(lang, "cli.no_cache"))
+    p.add_argument("--epochs", type=int, default=None, help=text(lang, "cli.epochs"))
+    return p
+
+
+def _calibrate(argv: list[str], lang: str) -> int:
+    """`grade calibrate`: grader/calibrate/run.py, then a summary on the terminal."""
+    args = calibrate_parser(lang).parse_args(argv)
+    if not 2 <= args.seeds <= MAX_SEEDS:
+        raise UsageError(msg("cli.calibrate_seeds_range", max=MAX_SEEDS))
+    from .calibrate.run import calibrate
+    from .data import locate
+    cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_dir()
+    rubric = _rubric(args)
+    outcome = calibrate(rubric, locate(args.data_dir), seeds=args.seeds, out=Path(args.out), cache_dir=cache,
+                        lang=args.lang or lang, progress=lambda message: print(render(message, lang), flush=True))
+    from .calibrate.page import summary_lines
+    print("\n".join(summary_lines(outcome, rubric, lang)))
+    return 0
+
+
 def _rubric(args) -> Rubric:
     rubric = load_rubric(args.rubric)
     if args.epochs is not None:
@@ -102,6 +164,25 @@ def _options(args, **extra) -> Options:
 
 
 def _run(argv: list[str], lang: str) -> int:
+    if argv and argv[0] == "export":
+        args = export_parser(lang).parse_args(argv[1:])
+        from .export import ExportRequest, export, summary_lines as export_lines
+        request = ExportRequest(Path(args.folder), args.to, Path(args.roster) if args.roster else None, args.assignment,
+                                args.assignment_id, Path(args.out) if args.out else None, args.missing_zero,
+                                args.moodle_id, args.visibility, args.lang or lang, args.points_possible)
+        print("\n".join(export_lines(export(request, load_rubric(args.rubric)), lang)))
+        return 0
+    if argv and argv[0] == "gradescope-bundle":
+        args = bundle_parser(lang).parse_args(argv[1:])
+        if args.epochs is not None and args.epochs < 1:
+            raise UsageError(msg("cli.epochs_min"))
+        from .export.bundle import build_bundle
+        path = build_bundle(Path(args.out), Path(args.data_dir) if args.data_dir else None, args.epochs,
+                            args.lang or Options().lang)
+        print(text(lang, "cli.bundle_written", path=str(path), size_kb=path.stat().st_size / 1024))
+        return 0
+    if argv and argv[0] == "calibrate":
+        return _calibrate(argv[1:], lang)
     if argv and argv[0] == "check":
         args = check_parser(lang).parse_args(argv[1:])
         from . import preflight
@@ -186,4 +267,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["main", "grade_parser", "check_parser", "requested_lang"]
+__all__ = ["main", "grade_parser", "check_parser", "export_parser", "bundle_parser", "requested_lang"]

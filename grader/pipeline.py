@@ -22,6 +22,7 @@ from . import rubric as rubric_module
 from .checks import Context, registered_ids, run_checks
 from .errors import SubmissionError
 from .kinds import GradeStatus, RetrainMode, SandboxLevel
+from .calibrate import load_calibration
 from .memo import MemoSettings, MemoStore, memo_claims
 from .messages import Message, msg, render
 from .retrain import ReferenceTraining, missing_references, retrain, retraining_json
@@ -46,13 +47,15 @@ class Options:
     self_check: bool = False  # the student's own run on their machine (the memo may then be unsandboxed)
     references: bool = True  # train the reference runs first (a batch's workers leave it to the batch)
     cluster: str | None = None  # a Dask scheduler's address: the grader's trainings run there, one task per key
+    drop_to_nobody: bool = False  # with allow_unsandboxed, as root: the student's code runs as uid 65534 (Gradescope)
 
     def to_json(self) -> dict:
         """Plain JSON, for the batch worker process (the one place Options crosses a boundary)."""
         return {"out": str(self.out), "lang": self.lang, "data_dir": self.data_dir, "seeds": self.seeds,
                 "allow_unsandboxed": self.allow_unsandboxed, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
                 "quiet": self.quiet, "retrain": str(self.retrain), "memo": self.memo, "train_workers": self.train_workers,
-                "self_check": self.self_check, "references": self.references, "cluster": self.cluster}
+                "self_check": self.self_check, "references": self.references, "cluster": self.cluster,
+                "drop_to_nobody": self.drop_to_nobody}
 
     @classmethod
     def from_json(cls, raw: dict) -> "Options":
@@ -65,7 +68,9 @@ class Options:
 
     @property
     def sandbox_level(self) -> SandboxLevel:
-        return SandboxLevel.NONE if self.allow_unsandboxed else SandboxLevel.BWRAP
+        if not self.allow_unsandboxed:
+            return SandboxLevel.BWRAP
+        return SandboxLevel.UNPRIVILEGED if self.drop_to_nobody else SandboxLevel.NONE
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ def memo_settings(rubric: Rubric, options: Options) -> MemoSettings:
         return MemoSettings(None, threads, off_reason=msg("memo.off_flag"))
     if options.cache_dir is None:
         return MemoSettings(None, threads, off_reason=msg("memo.off_no_cache"))
-    if options.sandbox_level == SandboxLevel.NONE and not options.self_check:
+    if options.sandbox_level != SandboxLevel.BWRAP and not options.self_check:
         # without bubblewrap the student's code runs as the grader's user: it could write the store
         return MemoSettings(None, threads, off_reason=msg("memo.off_unsandboxed"))
     return MemoSettings(MemoStore(options.cache_dir), threads)
@@ -250,11 +255,14 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
                          timings, execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options))
     t0 = time.monotonic()
     stage("report")
-    html = report.render_report(result, report.Material(extracted, retraining, execution), rubric, options.lang)
+    notebook_html = report.render_notebook(result, execution, rubric, options.lang)
+    html = report.render_report(result, report.Material(extracted, retraining, execution), rubric, options.lang,
+                                has_notebook=notebook_html is not None,
+                                calibration=load_calibration(options.cache_dir, rubric, dataset.checksum))
     timings["report"] = time.monotonic() - t0
     timings["total"] = time.monotonic() - started
     result = replace(result, timings=timings)
-    report.write_result(result, html, rubric, options.out, options.lang)
+    report.write_result(result, html, rubric, options.out, options.lang, notebook_html)
     return result
 
 

@@ -47,8 +47,8 @@ def test_std_instead_of_limit_is_named_in_each_language(reference_rubric):
 
 def test_var_theory_diagnoses_he(reference_rubric):
     outcome = CHECKS["ex1_var_theory"](ctx(reference_rubric, {"ex1_var_theory": 2 / reference_rubric.exercise1.fan_in}))
-    assert render(outcome.message, "es") == "ex1_var_theory = 0.00255102; Glorot da 2/(fan_in+fan_out) = 0.00219298. Parece 2/fan_in (He)."
-    assert render(outcome.message, "en") == "ex1_var_theory = 0.00255102; Glorot gives 2/(fan_in+fan_out) = 0.00219298. It looks like 2/fan_in (He)."
+    assert render(outcome.message, "es") == "ex1_var_theory = 0.002551; Glorot da 2/(fan_in+fan_out) = 0.002193. Parece 2/fan_in (He)."
+    assert render(outcome.message, "en") == "ex1_var_theory = 0.002551; Glorot gives 2/(fan_in+fan_out) = 0.002193. It looks like 2/fan_in (He)."
 
 
 def test_conv_fan_in_mistake(reference_rubric):
@@ -56,9 +56,9 @@ def test_conv_fan_in_mistake(reference_rubric):
     dense_like = math.sqrt(6 / (conv.in_channels + conv.filters))
     outcome = CHECKS["ex1_conv_limit"](ctx(reference_rubric, {"ex1_conv_limit": dense_like}))
     assert outcome.status == "fail" and outcome.mistakes == ("conv_fan_in",)
-    assert render(outcome.message, "es") == "ex1_conv_limit = 0.426401; con fan_in = 3·3·1 = 9 y fan_out = 288 da 0.142134."
+    assert render(outcome.message, "es") == "ex1_conv_limit = 0.4264; con fan_in = 3·3·1 = 9 y fan_out = 288 da 0.1421."
     right = CHECKS["ex1_conv_limit"](ctx(reference_rubric, {"ex1_conv_limit": math.sqrt(6 / 297)}))
-    assert right.status == "pass" and render(right.message, "es") == "fan_in = 9, fan_out = 288: √(6/297) = 0.142134."
+    assert right.status == "pass" and render(right.message, "es") == "fan_in = 9, fan_out = 288: √(6/297) = 0.1421."
 
 
 def test_missing_name_fails_with_the_contract_example_in_each_language(reference_rubric):

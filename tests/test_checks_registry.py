@@ -24,7 +24,7 @@ from .golden import GOLDENS
 from .spanish import spanish_words, untranslated
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = ["id", "exercise", "status", "points", "max_points", "title", "message", "expected", "found", "mistakes", "evidence"]
+KEYS = ["id", "exercise", "status", "points", "max_points", "title", "message", "expected", "found", "mistakes", "evidence", "reads"]
 
 
 def test_registry_ids_are_the_reference_rubrics(reference_rubric):
@@ -58,7 +58,7 @@ def test_titles_follow_an_edited_rubric(reference_rubric):
     results = {r.id: r for r in run_checks(Context(Extracted({}, {}), edited))}
     assert render(results["hw_architecture"].title, "es") == "Tarea — arquitectura [256, 128, 10], tanh, softmax"
     assert render(results["hw_architecture"].title, "en") == "Homework — architecture [256, 128, 10], tanh, softmax"
-    assert "Glorot + 1.0 pp" in render(results["hw_he_criterion"].title, "en")
+    assert "Glorot + 1 pp" in render(results["hw_he_criterion"].title, "en")
 
 
 def test_result_json_keys_order_and_rendering(reference_rubric):
@@ -74,6 +74,10 @@ def test_result_json_keys_order_and_rendering(reference_rubric):
     assert by_id["ex1_limit"].to_json("en")["message"].startswith("`ex1_limit` is not defined. Define it like this:\n")
     assert by_id["hw_retrain_reproduces"].to_json("en")["evidence"] == {"retraining": "the retraining did not run"}
     assert by_id["hw_retrain_reproduces"].status is CheckStatus.WARN
+    # what each check looked at, recorded as it ran: the report links a verdict to the cell behind it
+    assert by_id["ex1_limit"].reads == ("ex1_limit",)
+    assert by_id["hw_histories"].reads[0] == "hw_val_accuracy"  # the first name it needs; it stops there when missing
+    assert all(set(r.reads) <= set(reference_rubric.contract["names"]) for r in results)
 
 
 def test_unknown_check_and_grader_exception_are_errors_worth_nothing(reference_rubric, monkeypatch):

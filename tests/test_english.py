@@ -53,6 +53,13 @@ def test_bob_in_english(subset, reference_rubric, cache_dir, tmp_path):
     assert "build_model does not pass its kernel_initializer argument" in html and "First, this" in html
     assert "Fix: Dense(..., kernel_initializer=kernel_initializer)" in html and "Solución" not in html
     assert result.status == "graded"
+    # the notebook page too: the grader's words in English (the student's own cells stay as written)
+    from grader.messages import catalog
+
+    page = (tmp_path / "bob" / "notebook.html").read_text()
+    assert 'lang="en"' in page and "Your notebook, as it ran" in page and "What to fix first" in html
+    spanish = [v for k, v in catalog("es").items() if k.startswith("ui.nb.") and "{" not in v and v != catalog("en")[k]]
+    assert [v for v in spanish if v in page] == []
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -4,6 +4,7 @@ real Fashion-MNIST (a 6,000-image subset: the protocol's 5,000 validation images
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from grader.messages import render
 from grader.kinds import RetrainMode
 from grader.pipeline import Options, grade
+from grader.report.student import inline_code
 
 from . import golden
 from .conftest import ASSIGNMENTS, ROOT, needs_root_sandbox
@@ -49,9 +51,21 @@ def test_alice_passes_every_check(graded):
     html = (folder / "report.html").read_text()
     assert "Informe de corrección" in html and "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html
+    # each verdict is one click from the cell behind it, and that cell links back to the verdict
+    notebook = (folder / "notebook.html").read_text()
+    article = html[html.index('id="check-hw_retrain_reproduces"'):]
+    linked = re.findall(r'href="notebook\.html#cell-(\d+)"', article[:article.index("</article>")])
+    cells = {n: notebook[notebook.index(f'id="cell-{n}"'):] for n in linked}
+    cells = {n: c[:c.index("</section>")] for n, c in cells.items()}
+    trained = [n for n, c in cells.items() if "<code>hw_histories</code>" in c]
+    assert len(trained) == 1, f"hw_retrain_reproduces links to the cell that trained the models: {linked}"
+    cell = cells[trained[0]]
+    assert 'href="report.html#check-hw_retrain_reproduces"' in cell
+    assert "fit</span>" in cell and "val_accuracy =" in cell  # the student's own code and what it printed
+    assert "<script" not in notebook.lower() and "default-src 'none'" in notebook
 
 
-def test_bob_gets_each_mistake_with_the_class_fix(graded):
+def test_bob_gets_each_mistake_with_the_class_fix(graded, reference_rubric):
     result, folder = graded("bob")
     s = statuses(result)
     assert s["ex1_limit"] == "fail" and s["hw_declared_initializers"] == "fail" and s["hw_initial_distribution"] == "fail"
@@ -59,8 +73,9 @@ def test_bob_gets_each_mistake_with_the_class_fix(graded):
     codes = {code for c in result.checks for code in c.mistakes}
     assert codes == {"wrong_limit", "initializer_argument_ignored", "bias_not_zeros"}
     html = (folder / "report.html").read_text()
-    for code in codes:
-        assert code in html
+    for code in codes:  # each mistake in the class's words (its symptom and its fix), not as a raw code
+        assert str(inline_code(reference_rubric.mistake(code, "fix", "es"))) in html
+        assert f">{code}<" not in html
     assert "Pase el argumento a cada capa" in html and "El bias debe arrancar en zeros" in html
     assert "Estás usando" not in html and "por default" not in html  # one register, and no English in the Spanish
     # the collapse is said first, with its cause and the line to change (issue: bob's report is the test)
@@ -71,14 +86,21 @@ def test_bob_gets_each_mistake_with_the_class_fix(graded):
     assert by_id["hw_he_criterion"].status == "warn" and "No compara nada" in render(by_id["hw_he_criterion"].message, "es")
     assert by_id["hw_norms_similar"].status == "warn" and by_id["hw_norms_similar"].points == 0.0
     assert by_id["hw_retrain_reproduces"].status == "warn"  # its points kept, but no green card for He models that are not He
-    assert 'id="s-noise"' not in html  # no seed-noise paragraph for a model compared with itself
+    assert 'id="noise"' not in html  # no seed-noise paragraph for a model compared with itself
+    # what to fix first, by points: the summary comes after it, and the first fix recovers the most
+    fix_first = html[html.index('id="s-fix"'):html.index('id="s-summary"')]
+    gains = [float(g) for g in re.findall(r'class="gain">\+(\d+(?:\.\d+)?) punto', fix_first)]
+    assert gains and gains == sorted(gains, reverse=True)
     assert "glorot_with_relu" not in codes
     assert "√(6/fan_in)" in html
     assert 0 < result.score < result.max_score
 
 
 def test_carol_module_grades_like_alice(graded):
-    carol, _ = graded("carol")
+    carol, carol_folder = graded("carol")
+    module = (carol_folder / "notebook.html").read_text()  # a .py: its source and what it printed
+    assert "módulo .py" in module and "build_model</span>" in module and 'id="cell-1"' in module
+    assert "val_accuracy =" in module  # what it printed
     alice, _ = graded("alice")
     assert statuses(carol) == statuses(alice)
     assert carol.score == alice.score

@@ -9,10 +9,10 @@ import numpy as np
 from PIL import Image
 
 from grader.report import plots
+from grader.report.student import ui_texts
+from grader.rubric import load as load_rubric
 
-LABELS = {"student": "estudiante", "grader": "grader", "epoch": "época", "weights": "pesos", "theory": "teoría",
-          "layer": "capa", "log_count": "log", "your_limit": "su ex1_limit", "student_before": "a", "student_after": "b",
-          "grader_before": "c", "grader_after": "d", "diff_pp": "pp"}
+LABELS = ui_texts(load_rubric(), "es")["label"]  # the catalog's own words: a label the plots need and it lacks fails here
 HISTORY = {"val_accuracy": [0.7, 0.8, 0.85], "val_loss": [0.9, 0.6, 0.5]}
 
 
@@ -81,3 +81,20 @@ def test_colors_keep_the_palette_and_cover_new_names():
     colors = plots.colors_for(["glorot_uniform", "lecun_normal", "orthogonal"])
     assert colors["glorot_uniform"] == plots.COLORS["glorot_uniform"]
     assert len(set(colors.values())) == 3
+
+
+def test_curves_say_which_lie_on_top_of_each_other_and_when_the_student_has_none():
+    """A hidden curve looks like a missing one: the pairs that coincide are named, and axes with
+    only the grader's curves say that the student's are missing (not a legend of invisible lines)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    other = {"val_loss": [1.0, 0.7, 0.65]}
+    pairs = plots._runs_on(ax, {"a": HISTORY}, {"a": HISTORY, "b": other}, "val_loss", LABELS, {"a": "red", "b": "blue"})
+    assert pairs == [f"a ({LABELS['student']}) = a ({LABELS['grader']})"]
+    assert LABELS["no_student_curves"] not in [t.get_text() for t in ax.texts]
+    assert all(t == int(t) for t in ax.get_xticks())  # epochs are whole numbers
+    fig2, ax2 = plt.subplots()
+    assert plots._runs_on(ax2, {}, {"b": other}, "val_loss", LABELS, {"b": "blue"}) == []
+    assert LABELS["no_student_curves"] in [t.get_text() for t in ax2.texts]
+    plt.close("all")

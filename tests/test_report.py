@@ -71,23 +71,7 @@ def test_real_report_renders_offline_on_desktop_and_phone(reference_rubric, tmp_
 
     from PIL import Image
 
-    from grader.execute import Execution
-    from grader.extract import Extracted
-    from grader.retrain import Retraining, RunResult
-    from grader.sandbox import SandboxReport
-
-    history = {"val_accuracy": [0.7, 0.8, 0.85], "val_loss": [0.9, 0.6, 0.5]}
-    layer = {"var": 0.1, "hist": [1, 3, 5, 3, 1], "edges": [0, 1, 2, 3, 4, 5]}
-    run = RunResult("x", 42, history, [24.0, 20.0, 14.0, 10.0, 4.0], [25.0, 21.0, 15.0, 11.0, 5.0], 1.0,
-                    activations={"init": [layer] * 5})
-    retraining = Retraining({k: run for k in ("glorot_uniform", "he_uniform", "he_normal")}, {}, {},
-                            exercises={"ex2": {"he_normal": run, "random_normal": run}, "ex4": {"he_normal_tanh": run}})
-    import numpy as np
-    values = {"hw_histories": {"he_normal": history}, "ex2_histories": {"he_normal": history},
-              "ex4_histories": {"he_normal_tanh": history}, "ex1_kernel": np.random.default_rng(0).uniform(-0.08, 0.08, (784, 128)),
-              "ex1_limit": 0.081, "hw_kernel_norms_before": {"he_normal": [24.0, 20.0]}, "hw_kernel_norms_after": {"he_normal": [25.0, 21.0]}}
-    material = report.Material(Extracted(values, {}), retraining,
-                               Execution("completed", (), None, SandboxReport("bwrap", 65534, False, "cgroup", "cgroup", "tmpfs"), 1.0))
+    material = _material()
     result = GradeResult("ana", "ana", GradeStatus.GRADED, 20.0, 33.0, (), {"level": "bwrap", "limits": {}}, {"cells": []},
                          {"folder": "/x", "subset": False}, {"source": {}, "runs": {}})
     html = report.render_report(result, material, reference_rubric, "es")
@@ -158,7 +142,7 @@ def test_english_report_has_no_spanish(reference_rubric):
     terminal = report.terminal_summary(result, reference_rubric, "en")
     assert "note: self-check" in terminal and [s for s in spanish if s in terminal] == []
     spanish_page = report.render_report(result, None, reference_rubric, "es")
-    assert "tiempo agotado" in spanish_page and "Errores comunes detectados" in spanish_page
+    assert "tiempo agotado" in spanish_page and "Qué corregir primero" in spanish_page
 
 
 def test_noise_paragraph_reproduces_the_measured_table(reference_rubric):
@@ -221,3 +205,102 @@ def test_unwritable_output_is_an_output_error_in_the_reader_language(tmp_path):
         report.write_text_atomic(blocker / "sub" / "result.json", "{}")
     assert "no se pudo escribir" in caught.value.render("es") and "--out" in caught.value.render("es")
     assert "could not write" in caught.value.render("en") and "no se pudo" not in caught.value.render("en")
+
+
+# --- the order a student reads ------------------------------------------------------------------
+
+def _material():
+    """Real inputs for every figure (the offline browser test's and the section-order golden's)."""
+    import numpy as np
+
+    from grader.execute import Execution
+    from grader.extract import Extracted
+    from grader.retrain import Retraining, RunResult
+    from grader.sandbox import SandboxReport
+
+    history = {"val_accuracy": [0.7, 0.8, 0.85], "val_loss": [0.9, 0.6, 0.5]}
+    layer = {"var": 0.1, "hist": [1, 3, 5, 3, 1], "edges": [0, 1, 2, 3, 4, 5]}
+    run = RunResult("x", 42, history, [24.0, 20.0, 14.0, 10.0, 4.0], [25.0, 21.0, 15.0, 11.0, 5.0], 1.0,
+                    activations={"init": [layer] * 5})
+    retraining = Retraining({k: run for k in ("glorot_uniform", "he_uniform", "he_normal")}, {}, {},
+                            exercises={"ex2": {"he_normal": run, "random_normal": run}, "ex4": {"he_normal_tanh": run}})
+    values = {"hw_histories": {"he_normal": history}, "ex2_histories": {"he_normal": history},
+              "ex4_histories": {"he_normal_tanh": history},
+              "ex1_kernel": np.random.default_rng(0).uniform(-0.08, 0.08, (784, 128)), "ex1_limit": 0.081,
+              "hw_kernel_norms_before": {"he_normal": [24.0, 20.0]}, "hw_kernel_norms_after": {"he_normal": [25.0, 21.0]}}
+    return report.Material(Extracted(values, {}), retraining,
+                           Execution("completed", (), None, SandboxReport("bwrap", 65534, False, "cgroup", "cgroup", "tmpfs"), 1.0))
+
+
+def reading_order(html: str) -> list[str]:
+    """The page as a reader meets it: each section's id, and inside an exercise its numbers
+    table, its checks and its figures, in order."""
+    order = []
+    for section in re.finditer(r'<section[^>]*aria-labelledby="([^"]+)"(.*?)</section>', html, re.S):
+        order.append(section.group(1))
+        for part in re.finditer(r'<table aria-label|<article [^>]*id="(check-[^"]+)"|<figure>|id="noise"', section.group(2)):
+            order.append("  " + (part.group(1) or {"<table aria-label": "numbers", "<figure>": "figure",
+                                                   'id="noise"': "noise"}[part.group(0)]))
+    return order
+
+
+def test_section_order_matches_its_golden(reference_rubric, update_goldens):
+    """What to fix first, the summary, one section per exercise (numbers, checks, figures
+    together), the failed cells, the environment: a change to this order is made on purpose
+    (pytest --update-goldens), never by accident."""
+    from . import golden
+
+    result = failing_result(reference_rubric)
+    html = report.render_report(result, _material(), reference_rubric, "es")
+    order = reading_order(html)
+    path = golden.GOLDENS / "report_sections.json"
+    if update_goldens:
+        path.write_text(json.dumps(order, indent=1) + "\n")
+    assert order == json.loads(path.read_text())
+    # and what the order means: fix-first before the summary, every exercise's figures inside it
+    assert order.index("s-fix") < order.index("s-summary") < order.index("ex-ex1-h") < order.index("s-env")
+    hw = order[order.index("ex-hw-h"):order.index("ex-ex2-h")]
+    assert "  figure" in hw and "  check-hw_he_criterion" in hw
+
+
+def test_fix_first_lists_lost_points_largest_first_each_with_one_fix(reference_rubric):
+    result = failing_result(reference_rubric)
+    html = report.render_report(result, None, reference_rubric, "es")
+    part = html[html.index('id="s-fix"'):html.index('id="s-summary"')]
+    items = re.findall(r'<li><a href="#check-([^"]+)">.*?class="gain">\+([\d.]+) punto', part, re.S)
+    lost = {c.id: c.max_points - c.points for c in result.checks if c.max_points - c.points > 0}
+    assert [i for i, _ in items] and {i for i, _ in items} == set(lost)
+    gains = [float(g) for _, g in items]
+    assert gains == sorted(gains, reverse=True) and gains[0] == max(lost.values())
+    for check_id, _ in items:  # each link lands on its check
+        assert f'id="check-{check_id}"' in html
+    assert "`" not in re.sub(r"<pre>.*?</pre>", "", html, flags=re.S)  # Markdown backticks became <code>
+
+
+def test_partial_credit_reads_partial_and_points_are_counted_words(reference_rubric):
+    from dataclasses import replace
+
+    result = failing_result(reference_rubric)
+    check = next(c for c in result.checks if c.max_points >= 2)
+    partial = replace(check, points=1.0)
+    result = replace(result, checks=(partial,) + tuple(c for c in result.checks if c.id != check.id))
+    html = report.render_report(result, None, reference_rubric, "es")
+    article = html[html.index(f'id="check-{check.id}"'):]
+    article = article[:article.index("</article>")]
+    assert ">parcial<" in article and ">incorrecto<" not in article
+    assert f"1 / {check.max_points:g} puntos" in article
+    assert "1 / 1 puntos" not in html and "1.0 /" not in html
+
+
+def test_environment_is_said_in_words(reference_rubric):
+    from grader.report.student import environment_lines
+
+    limits = {"memory_mb": 6144, "pids": 512, "scratch_mb": 1024, "cell_timeout_s": 1500, "total_timeout_s": 4200,
+              "harvest_reserve_s": 60, "output_bytes_per_cell": 1_000_000, "output_bytes_total": 5_000_000}
+    lines = environment_lines({"level": "bwrap", "uid": 65534, "network": False, "note": "", "limits": limits}, "es")
+    said = " · ".join(lines)
+    for words in ("bubblewrap", "sin red", "usuario sin privilegios", "6 GB de memoria", "25 min por celda", "70 min en total"):
+        assert words in said, words
+    assert "level" not in said and "uid 65534" in said and "None" not in said
+    english = " · ".join(environment_lines({"level": "bwrap", "uid": 65534, "network": False, "limits": limits}, "en"))
+    assert "no network" in english and "6 GB of memory" in english and "sin red" not in english

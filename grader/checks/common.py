@@ -10,8 +10,9 @@ from .registry import Context, Outcome
 
 
 def fmt(x: float) -> str:
-    """The grader's usual six significant digits."""
-    return f"{x:.6g}"
+    """A number as the report shows it: four significant digits (as the messages write them) and
+    a real minus sign; the exact values stay in the evidence."""
+    return f"{x:.4g}".replace("-", "\u2212")
 
 
 def missing(ctx: Context, *names: str) -> Outcome | None:

@@ -9,7 +9,7 @@ Messages, never text: `CheckResult.to_json(lang)` renders them for whoever reads
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -59,13 +59,41 @@ class CheckResult:
     found: Message | str
     evidence: dict
     mistakes: tuple
+    reads: tuple = ()  # the contract names the check looked at: the report links each to the cell that defined it
 
     def to_json(self, lang: str) -> dict:
-        """result.json's entry for this check, every sentence in `lang` (keys and order as always)."""
+        """result.json's entry for this check, every sentence in `lang`."""
         return {"id": self.id, "exercise": self.exercise, "status": str(self.status), "points": self.points,
                 "max_points": self.max_points, "title": render(self.title, lang), "message": render(self.message, lang),
                 "expected": render(self.expected, lang), "found": render(self.found, lang),
-                "mistakes": list(self.mistakes), "evidence": render(self.evidence, lang)}
+                "mistakes": list(self.mistakes), "evidence": render(self.evidence, lang), "reads": list(self.reads)}
+
+
+class _RecordedValues(dict):
+    """The extracted values, remembering which names a check asked for (get, [], in).
+
+    Recorded as the check runs, not declared beside it: a declaration could drift from what the
+    code reads; this cannot."""
+
+    def __init__(self, values: dict) -> None:
+        super().__init__(values)
+        self.asked: list[str] = []
+
+    def _note(self, key) -> None:
+        if key not in self.asked:
+            self.asked.append(key)
+
+    def get(self, key, default=None):
+        self._note(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self._note(key)
+        return super().__contains__(key)
 
 
 CHECKS: dict[str, Callable[[Context], Outcome]] = {}
@@ -104,16 +132,19 @@ def title_params(rubric: Rubric) -> dict:
 def run_checks(ctx: Context) -> list[CheckResult]:
     """Every check the rubric lists, in its order; one failing check never hides the others."""
     params = title_params(ctx.rubric)
+    names = set(ctx.rubric.contract.get("names") or {})
     results = []
     for spec in ctx.rubric.checks:
         function = CHECKS.get(spec.id)
+        recorded = _RecordedValues(ctx.extracted.values)
+        check_ctx = replace(ctx, extracted=replace(ctx.extracted, values=recorded))
         if function is None:
             outcome = Outcome(CheckStatus.ERROR, 0.0, msg("check.common.unknown", id=spec.id))
             title, why = spec.id, ""
         else:
             title, why = Message(f"check.{spec.id}.title", params), Message(f"check.{spec.id}.why", params)
             try:
-                outcome = function(ctx)
+                outcome = function(check_ctx)
             except Exception as exc:  # a grader bug must not hide the other checks
                 outcome = Outcome(CheckStatus.ERROR, 0.0, msg("check.common.internal_error", error=repr(exc)))
         points = round(spec.points * outcome.fraction, 2) if outcome.status != CheckStatus.ERROR else 0.0
@@ -122,7 +153,7 @@ def run_checks(ctx: Context) -> list[CheckResult]:
         points = 0.0 if outcome.status == CheckStatus.SKIPPED else points
         results.append(CheckResult(spec.id, spec.exercise, CheckStatus(outcome.status), points, max_points, title, why,
                                    outcome.message, outcome.expected, outcome.found, jsonable(outcome.evidence),
-                                   tuple(outcome.mistakes)))
+                                   tuple(outcome.mistakes), tuple(n for n in recorded.asked if n in names)))
     return results
 
 

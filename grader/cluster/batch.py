@@ -63,7 +63,7 @@ def _bundle(cache: Cache, store: MemoStore | None, reference_keys: list[str]) ->
 
 def _accept(payload: dict, entry, options: Options, cache: Cache, store: MemoStore | None) -> dict:
     """Write one task's answer on the client; the result's summary line fields. Anything a worker
-    sends is checked for shape before it is written: it names only this student's two files."""
+    sends is checked for shape before it is written: it names only this student's files."""
     files = payload.get("files") or {}
     if set(files) - set(RESULT_FILES) or any(not isinstance(v, str) or len(v) > MAX_FILE_BYTES for v in files.values()):
         raise ValueError("unexpected files from the worker")
@@ -80,7 +80,9 @@ def _accept(payload: dict, entry, options: Options, cache: Cache, store: MemoSto
         raise ValueError("the worker's result names another student")
     result["cluster"] = {"worker": payload.get("worker", ""), "host": payload.get("host", "")}
     folder = Path(options.out) / entry.student
-    write_text_atomic(folder / "report.html", files["report.html"])  # the report first, as write_result does
+    if "notebook.html" in files:  # the student's notebook, then the report, then result.json, as write_result does
+        write_text_atomic(folder / "notebook.html", files["notebook.html"])
+    write_text_atomic(folder / "report.html", files["report.html"])
     write_text_atomic(folder / "result.json", json.dumps(result, indent=1, ensure_ascii=False))
     return result
 

@@ -29,7 +29,7 @@ from ..memo import MemoStore
 from ..retrain.cache import Cache
 from .training import local_environment, scratch_dir
 
-RESULT_FILES = ("report.html", "result.json")
+RESULT_FILES = ("notebook.html", "report.html", "result.json")  # notebook.html: when the run had one
 PROGRESS_TOPIC = "grader-progress"
 
 

@@ -22,7 +22,7 @@ from ..submission import Submission
 from . import artifacts as artifacts_module
 from ..kinds import RunStatus
 from ..messages import msg
-from .module import harvest_seconds, module_cells, module_stopped_on_time, run_module
+from .module import harvest_seconds, module_cells, module_notebook, module_stopped_on_time, run_module
 from .interrupt import run_interruptibly
 from .notebook import run_notebook
 from .records import CellRecord, Execution
@@ -37,10 +37,15 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     started = time.monotonic()
     artifacts_module.install(sandbox, contract_path, memo_config)
     log_path = sandbox.work / "kernel.log"
-    harvest_s = None
+    harvest_s = notebook = None
     if sub.kind == "ipynb":
         nb = submission_module.notebook(sub.source)
-        status, cells, message, harvest_s = run_interruptibly(run_notebook(nb, sandbox, log_path))
+        own_cells = len(nb.cells)
+        try:
+            status, cells, message, harvest_s = run_interruptibly(run_notebook(nb, sandbox, log_path))
+        finally:
+            del nb.cells[own_cells:]  # the grader's harvest cell is not the student's
+        notebook = dict(nb)
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
         status, cells, message = run_module(sandbox, log_path)
@@ -52,9 +57,12 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
             status = RunStatus.TIMEOUT
             message = msg("execute.budget_reached", seconds=sandbox.limits.total_timeout_s,
                           reserve=round(sandbox.limits.harvest_reserve()))
-    log_tail = log_path.read_text(errors="replace")[-LOG_TAIL:] if log_path.exists() else ""
+    log_text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    log_tail = log_text[-LOG_TAIL:]
+    if sub.kind == "py":
+        notebook = module_notebook(sub.source.decode("utf-8", "replace"), log_text)
     return Execution(status, tuple(cells), artifacts, sandbox.report(), time.monotonic() - started, message, log_tail,
-                     harvest_s)
+                     harvest_s, notebook)
 
 
 __all__ = ["run", "run_interruptibly", "Execution", "CellRecord"]

@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+import nbformat
+
 from ..kinds import CellStatus, RunStatus
 from ..messages import Message, msg
 from ..sandbox import Sandbox
@@ -100,4 +102,14 @@ def module_cells(artifacts: Path, name: str) -> list[CellRecord]:
     return [CellRecord(0, CellStatus.ERROR, name, ename.strip()[:200], evalue.strip()[:2000], trace)]
 
 
-__all__ = ["run_module", "module_cells", "module_stopped_on_time", "harvest_seconds"]
+def module_notebook(source: str, printed: str) -> dict:
+    """A .py submission as a one-cell notebook: its source, and what it printed as that cell's
+    output, so the report renders a module the way it renders a notebook (the print is already
+    capped at limits.output_bytes_total by run_module)."""
+    output = nbformat.v4.new_output("stream", name="stdout", text=printed) if printed else None
+    cell = nbformat.v4.new_code_cell(source, outputs=[output] if output else [])
+    return dict(nbformat.v4.new_notebook(cells=[cell], metadata={"language_info": {"name": "python"},
+                                                                        "grader": {"kind": "py"}}))
+
+
+__all__ = ["run_module", "module_notebook", "module_cells", "module_stopped_on_time", "harvest_seconds"]

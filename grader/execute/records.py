@@ -53,6 +53,7 @@ class Execution:
     message: Message | str = ""
     log_tail: str = ""
     harvest_s: float | None = None  # how long the harvest took (None: it never finished)
+    notebook: dict | None = None  # the notebook as it ran, outputs included (capped): the report renders it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

@@ -100,19 +100,27 @@ def placeholders(template: str) -> set[str]:
 
 
 class _Formatter(string.Formatter):
-    """`str.format` with counted nouns: a spec `~singular|plural` prints the number and the
-    word that agrees with it (1 → singular; 0, 2, 1.5 → plural, as in Spanish and English)."""
+    """`str.format` with counted nouns, and numbers as a reader reads them.
+
+    A spec `~singular|plural` prints the number and the word that agrees with it (1 → singular;
+    0, 2, 1.5 → plural, as in Spanish and English). Every number is written with a real minus
+    sign (−0.49, not -0.49), and a float with no spec at all gets four significant digits, not
+    Python's seventeen."""
 
     def format_field(self, value, format_spec: str):
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         if format_spec.startswith("~"):
             singular, _, plural = format_spec[1:].partition("|")
-            number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
             word = singular if number == 1 else (plural or singular)
             shown = f"{number:g}" if number is not None else str(value)
-            return f"{shown} {word}"
-        return super().format_field(value, format_spec)
+            return f"{shown.replace('-', MINUS)} {word}"
+        if isinstance(value, float) and not format_spec:
+            format_spec = ".4g"
+        shown = super().format_field(value, format_spec)
+        return shown.replace("-", MINUS) if number is not None else shown
 
 
+MINUS = "\u2212"
 _FORMATTER = _Formatter()
 
 

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..initializers import InitSpec, distribution  # noqa: E402
@@ -38,16 +39,36 @@ def png_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _runs_on(ax, student: dict, grader: dict, metric: str, labels: dict, colors: dict) -> None:
-    """One metric per run: the student's curve solid, the grader's dashed, same color."""
+def _runs_on(ax, student: dict, grader: dict, metric: str, labels: dict, colors: dict) -> list[str]:
+    """One metric per run: the student's curve solid, the grader's dashed, same color. Returns
+    the pairs of curves that coincide (drawn on top of each other, one hides the other), and
+    says on the axes when the student has no curve at all, rather than leave a legend of
+    lines that are not there."""
+    drawn = []
     for label, color in colors.items():
         for who, runs, style in (("student", student, "-"), ("grader", grader, "--")):
             ys = runs.get(label, {}).get(metric)
             if ys:
-                ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle=style, label=f"{label} ({labels[who]})")
+                name = f"{label} ({labels[who]})"
+                ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle=style, label=name)
+                drawn.append((name, np.asarray(ys, dtype=float)))
+    if not any(runs.get(label, {}).get(metric) for label in colors for runs in (student,)):
+        ax.text(0.5, 0.5, labels["no_student_curves"], transform=ax.transAxes, ha="center", va="center", fontsize=8,
+                color="#8a4b00", wrap=True, bbox={"facecolor": "#fff8e1", "edgecolor": "#e0c060"})
     ax.set_title(metric)
     ax.set_xlabel(labels["epoch"])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
+    return [f"{a} = {b}" for i, (a, ya) in enumerate(drawn) for b, yb in drawn[i + 1:]
+            if ya.shape == yb.shape and np.allclose(ya, yb, rtol=0, atol=1e-6)]
+
+
+def _overlap_note(fig, pairs: list[str], labels: dict) -> None:
+    """Curves that lie on top of each other, said under the figure (a hidden curve looks missing)."""
+    pairs = list(dict.fromkeys(pairs))
+    if pairs:
+        shown = "; ".join(pairs[:4]) + (" …" if len(pairs) > 4 else "")
+        fig.text(0.01, -0.04, f"{labels['overlap']}: {shown}", fontsize=7, color="#444", ha="left", va="top", wrap=True)
 
 
 def curves(student: dict, grader: dict, labels: dict, inits) -> str | None:
@@ -55,9 +76,11 @@ def curves(student: dict, grader: dict, labels: dict, inits) -> str | None:
     if not student and not grader:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    pairs = []
     for ax, metric in zip(axes, ("val_accuracy", "val_loss")):
-        _runs_on(ax, student, grader, metric, labels, colors_for(inits))
+        pairs += _runs_on(ax, student, grader, metric, labels, colors_for(inits))
     axes[0].legend(fontsize=7)
+    _overlap_note(fig, pairs, labels)
     return png_data_uri(fig)
 
 
@@ -67,15 +90,17 @@ def exercise_curves(student: dict, grader: dict, metric: str, labels: dict) -> s
         return None
     palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#d62728", "#9467bd"]
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    _runs_on(ax, student, grader, metric, labels, dict(zip(sorted(set(student) | set(grader)), palette * 4)))
+    pairs = _runs_on(ax, student, grader, metric, labels, dict(zip(sorted(set(student) | set(grader)), palette * 4)))
     ax.legend(fontsize=7)
+    _overlap_note(fig, pairs, labels)
     return png_data_uri(fig)
 
 
-def activation_rows(rows: dict, labels: dict) -> str | None:
-    """A row of per-layer output histograms (one fixed batch, at initialization) per model. Counts
-    on a log scale: ReLU sends about half the outputs to exactly 0, and on a linear scale that
-    spike hides the spread the exercise is about."""
+def activation_rows(rows: dict, labels: dict, output_activation: str = "softmax") -> str | None:
+    """A row of per-layer output histograms (one fixed batch, at initialization) per model: the
+    grader's reference models, titled so. Counts on a log scale: ReLU sends about half the
+    outputs to exactly 0, and on a linear scale that spike hides the spread the exercise is
+    about. The last layer is the output (`output_activation`), not a hidden layer, and says so."""
     rows = {name: layers for name, layers in rows.items() if layers}
     if not rows:
         return None
@@ -94,9 +119,13 @@ def activation_rows(rows: dict, labels: dict) -> str | None:
             center = (edges[0] + edges[-1]) / 2
             if edges[-1] - edges[0] < 1e-3 * max(abs(center), 1e-12):  # every output the same value (a dead softmax)
                 ax.set_xticks([center], [f"≈ {center:.3g}"])
-            ax.set_title(f"{labels['layer']} {position + 1}: Var {layer['var']:.2g}", fontsize=8)
+            output = position == len(layers) - 1
+            kind = f" ({output_activation}, {labels['output_layer']})" if output else ""
+            ax.set_title(f"{labels['layer']} {position + 1}{kind}: Var {layer['var']:.2g}".replace("-", "−"), fontsize=8,
+                         color="#8a4b00" if output else "black")
             ax.tick_params(labelsize=6)
         axrow[0].set_ylabel(f"{name}\n({labels['log_count']})", fontsize=8)
+    fig.suptitle(labels["reference"], fontsize=10)
     fig.tight_layout()
     return png_data_uri(fig)
 
@@ -139,9 +168,11 @@ def ex1_histogram(kernel: np.ndarray, limit: float, student_limit: float | None,
     return png_data_uri(fig)
 
 
-def norms(student_before: dict, student_after: dict, grader: dict, labels: dict, inits) -> str | None:
+def norms(student_before: dict, student_after: dict, grader: dict, labels: dict, inits,
+          reference: list[float] | None = None) -> str | None:
     """Frobenius norm of each kernel, before and after training, student and grader, one panel
-    per initializer of `inits` (the rubric's He variants) that either side has."""
+    per initializer of `inits` (the rubric's He variants) that either side has; `reference`, He's
+    expected norm per layer at initialization, is drawn as a black tick on each layer."""
     inits = [i for i in inits if i in student_after or i in grader]
     if not inits:
         return None
@@ -154,6 +185,10 @@ def norms(student_before: dict, student_after: dict, grader: dict, labels: dict,
         for k, (name, values) in enumerate(series):
             xs = np.arange(1, len(values) + 1) + k * width
             ax.bar(xs, values, width=width, label=name)
+        if reference:
+            centers = np.arange(1, len(reference) + 1) + (len(series) - 1) * width / 2
+            ax.scatter(centers, reference, marker="_", s=400, color="black", zorder=3, label=labels["he_reference"])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(init)
         ax.set_xlabel(labels["layer"])
         ax.set_ylabel("‖W‖_F")

@@ -11,24 +11,29 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import numpy as np
+from markupsafe import Markup
 
 from ..initializers import glorot_limit
 from ..messages import catalog, fill, language, render, text
-from ..stats import mean_ci
 from . import plots
+from .notebook import definitions, notebook_page, render_notebook_page
+from .numbers import exercise_tables
 from .output import write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 EXERCISE_ORDER = ("ex1", "hw", "ex2", "ex3", "ex4", "ex5")
 ACTIVATION_NAMES = {"relu": "ReLU"}  # how the class writes an activation in prose; others as Keras names them
 # Building blocks of longer sentences: rendered with their own parameters, not as page labels
-_BLOCKS = {"noise", "noise_unmeasured", "noise_first", "noise_next", "holds_each", "holds_one", "and"}
+_OWN_PREFIXES = ("nb.", "num.", "env.", "term.", "points_n", "protocol_words", "evidence_more")
+_BLOCKS = {"noise_first", "noise_next", "holds_each", "holds_one", "and"}
 
 
 @dataclass(frozen=True)
@@ -76,32 +81,7 @@ def _model_order(item) -> int:
     return {"He": 0, "Glorot": 1}.get(_family(item[1]), 2)
 
 
-def noise_paragraph(rubric, lang: str) -> str:
-    """What the measured seed table says about the He ≥ Glorot + criterion, from the rubric."""
-    hw = rubric.homework
-    table = hw.measured.val_accuracy_pct
-    inits = [init for init in hw.he_initializers
-             if table and all(init in row and hw.baseline in row for row in table.values())]
-    if not inits:
-        return text(lang, "ui.noise_unmeasured")
-    differences, holds = [], {}
-    for position, init in enumerate(inits):
-        diffs = [row[init] - row[hw.baseline] for row in table.values()]
-        mean, low, high = mean_ci(diffs)
-        differences.append(text(lang, "ui.noise_first" if position == 0 else "ui.noise_next", init=init, baseline=hw.baseline,
-                                mean=signed_pp(mean), low=signed_pp(low), high=signed_pp(high)))
-        holds[init] = sum(d >= hw.criterion_pp for d in diffs)
-    seeds = len(table)
-    if len(set(holds.values())) == 1:
-        held = text(lang, "ui.holds_each", holds=next(iter(holds.values())), seeds=seeds)
-    else:
-        held = and_join([text(lang, "ui.holds_one", holds=n, seeds=seeds, init=init) for init, n in holds.items()], lang)
-    facts = rubric.facts()
-    return text(lang, "ui.noise", seeds=seeds, differences=and_join(differences, lang), holds=held, layers=facts["layers"],
-                epochs=facts["epochs"], optimizer=facts["optimizer"])
-
-
-def ui_texts(rubric, lang: str) -> dict:
+def ui_texts(rubric, lang: str, calibration: dict | None = None) -> dict:
     """Every label of the page in `lang`, class facts filled in; `ui.a.b` keys become ui["a"]["b"]."""
     lang = language(lang)
     facts = rubric.facts()
@@ -121,7 +101,7 @@ def ui_texts(rubric, lang: str) -> dict:
         if not key.startswith("ui."):
             continue
         name = key[3:]
-        if name in _BLOCKS:
+        if name in _BLOCKS or name.startswith(_OWN_PREFIXES):  # sentences with their own parameters
             continue
         value = fill(template, params)
         if "." in name:
@@ -129,7 +109,8 @@ def ui_texts(rubric, lang: str) -> dict:
             ui.setdefault(group, {})[item] = value
         else:
             ui[name] = value
-    ui["noise"] = noise_paragraph(rubric, lang)
+    from ..calibrate import criterion_paragraph  # the teacher's `grade calibrate`, else the rubric's table
+    ui["noise"] = criterion_paragraph(rubric, lang, calibration)
     return ui
 
 
@@ -138,7 +119,30 @@ def _env() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def _figures(result, material: Material | None, rubric, ui: dict) -> list[dict]:
+# which exercise a figure belongs to: its section shows it beside that exercise's checks
+FIGURE_EXERCISE = {"curves": "hw", "ex1_hist": "ex1", "init_hist": "hw", "norms": "hw", "ex2_fig": "ex2",
+                   "ex3_fig": "ex3", "ex4_fig": "ex4", "seeds": "hw"}
+# terms a student may not know, explained in one line where they appear (ui.term.<name>)
+TERMS = {"ks": re.compile(r"\bKS\b"), "z": re.compile(r"\bz\s*[=_]"), "kappa": re.compile("κ"),
+         "ci": re.compile(r"\bIC 95|\bCI 95|95 % CI")}
+_BACKTICKS = re.compile(r"`([^`\n]{1,200})`")
+
+
+def inline_code(value) -> Markup:
+    """Escaped text in which `name` becomes <code>name</code> (the catalogs write code that way)."""
+    escaped = str(markupsafe.escape(str(value)))
+    return Markup(_BACKTICKS.sub(r"<code>\1</code>", escaped))
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["code"] = inline_code
+    return env
+
+
+def _figures(result, material: Material | None, rubric, ui: dict, lang: str) -> list[dict]:
+    """The report's figures, each tagged with its exercise: {exercise, title, alt, uri}."""
     if material is None:
         return []
     labels = ui["label"]
@@ -147,54 +151,73 @@ def _figures(result, material: Material | None, rubric, ui: dict) -> list[dict]:
     hw = rubric.homework
     figures = []
 
-    def add(title: str, alt: str, uri: str | None) -> None:
+    def add(key: str, uri: str | None) -> None:
         if uri:
-            figures.append({"title": ui[title], "alt": ui[alt], "uri": uri})
+            figures.append({"exercise": FIGURE_EXERCISE[key], "title": ui[key], "alt": ui[_ALT[key]], "uri": uri})
 
     inits = hw.initializers
     student_hist = {k: v for k, v in (values.get("hw_histories") or {}).items() if k in inits}
     grader_hist = {k: run.history for k, run in (retraining.main or {}).items()}
-    add("curves", "curves_alt", plots.curves(student_hist, grader_hist, labels, inits))
+    add("curves", plots.curves(student_hist, grader_hist, labels, inits))
     if isinstance(values.get("ex1_kernel"), np.ndarray):
         ex1 = rubric.exercise1
-        add("ex1_hist", "ex1_alt", plots.ex1_histogram(values["ex1_kernel"], glorot_limit(ex1.fan_in, ex1.fan_out),
+        add("ex1_hist", plots.ex1_histogram(values["ex1_kernel"], glorot_limit(ex1.fan_in, ex1.fan_out),
                                             values.get("ex1_limit"), labels))
-    add("init_hist", "init_alt", plots.initial_histograms(values.get("build_model") or {}, labels, inits))
+    add("init_hist", plots.initial_histograms(values.get("build_model") or {}, labels, inits))
     grader_norms = {k: {"before": run.kernel_norms_before, "after": run.kernel_norms_after}
                     for k, run in (retraining.main or {}).items()}
     before = {k: v for k, v in (values.get("hw_kernel_norms_before") or {}).items() if k in inits}
     after = {k: v for k, v in (values.get("hw_kernel_norms_after") or {}).items() if k in inits}
-    add("norms", "norms_alt", plots.norms(before, after, grader_norms, labels, hw.he_initializers))
+    add("norms", plots.norms(before, after, grader_norms, labels, hw.he_initializers, reference=_he_norms(rubric)))
     if rubric.exercises is not None:
         ex2_runs, ex4_runs = retraining.exercise("ex2"), retraining.exercise("ex4")
         ex2, ex4 = rubric.exercises.ex2, rubric.exercises.ex4
         student_ex2 = {k: v for k, v in (values.get("ex2_histories") or {}).items() if k in ex2.runs}
-        add("ex2_fig", "ex2_alt", plots.exercise_curves(student_ex2, {k: r.history for k, r in ex2_runs.items()}, "val_loss",
-                                                        labels))
+        add("ex2_fig", plots.exercise_curves(student_ex2, {k: r.history for k, r in ex2_runs.items()}, "val_loss", labels))
         models = sorted(ex2.runs.items(), key=_model_order)
         rows = {_model_name(ref, ex2.activation): ex2_runs[label].activations.get("init", [])
                 for label, ref in models if label in ex2_runs}
-        add("ex3_fig", "ex3_alt", plots.activation_rows(rows, labels))
+        add("ex3_fig", plots.activation_rows(rows, labels, output_activation=rubric.homework.output_activation))
         student_ex4 = {k: v for k, v in (values.get("ex4_histories") or {}).items() if k in ex4.runs}
-        add("ex4_fig", "ex4_alt", plots.exercise_curves(student_ex4, {k: r.history for k, r in ex4_runs.items()},
-                                                        "val_accuracy", labels))
+        add("ex4_fig", plots.exercise_curves(student_ex4, {k: r.history for k, r in ex4_runs.items()}, "val_accuracy",
+                                             labels))
     criterion = next((c for c in result.checks if c.id == "hw_he_criterion"), None)
     seeds = criterion.evidence.get("seeds") if criterion else None
     if seeds:
-        add("seeds", "seeds_alt", plots.seed_dots(seeds, hw.criterion_pp, labels, hw.baseline))
+        add("seeds", plots.seed_dots(seeds, hw.criterion_pp, labels, hw.baseline))
     return figures
 
 
-def _fmt_evidence(evidence: dict) -> str:
+_ALT = {"curves": "curves_alt", "ex1_hist": "ex1_alt", "init_hist": "init_alt", "norms": "norms_alt", "ex2_fig": "ex2_alt",
+        "ex3_fig": "ex3_alt", "ex4_fig": "ex4_alt", "seeds": "seeds_alt"}
+
+
+def _he_norms(rubric) -> list[float]:
+    """What ‖W‖_F of each homework kernel is at He initialization: √(fan_in·fan_out·2/fan_in) =
+    √(2·fan_out), the reference the norms plot draws."""
+    units = list(rubric.homework.units)
+    return [math.sqrt(2.0 * fan_out) for fan_out in units]
+
+
+def _fmt_evidence(evidence: dict, lang: str) -> str:
+    """The evidence as readable JSON: 4 significant digits, and a long list says how much it left out."""
     def clean(value):
+        if isinstance(value, bool) or value is None:
+            return value
         if isinstance(value, float):
-            return float(f"{value:.6g}") if math.isfinite(value) else str(value)
+            return float(f"{value:.4g}") if math.isfinite(value) else str(value)
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [clean(v) for v in value[:30]]
+            shown = [clean(v) for v in value[:EVIDENCE_ITEMS]]
+            if len(value) > EVIDENCE_ITEMS:
+                shown.append(text(lang, "ui.evidence_more", n=len(value) - EVIDENCE_ITEMS))
+            return shown
         return value
-    return json.dumps(clean(evidence), ensure_ascii=False, indent=1, default=str)[:4000]
+    return json.dumps(clean(evidence), ensure_ascii=False, indent=1, default=str)[:6000]
+
+
+EVIDENCE_ITEMS = 30
 
 
 def memo_lines(memo: dict, lang: str) -> list[str]:
@@ -215,27 +238,104 @@ def memo_lines(memo: dict, lang: str) -> list[str]:
     return lines
 
 
-def render_report(result, material: Material | None, rubric, lang: str = "es") -> str:
-    """The report page of one result, in `lang`; `material` None draws no figures (an error result)."""
+def environment_lines(sandbox: dict, lang: str) -> list[str]:
+    """The sandbox as sentences ("sin red", "6 GB de memoria"), not its raw keys."""
+    limits = sandbox.get("limits") or {}
+    level = str(sandbox.get("level", ""))
+    lines = [text(lang, f"ui.env.level_{level}") if f"ui.env.level_{level}" in catalog(lang) else level]
+    if level != "none":
+        lines.append(text(lang, "ui.env.network_off" if not sandbox.get("network") else "ui.env.network_on"))
+        uid = sandbox.get("uid")
+        if uid not in (None, 0):
+            lines.append(text(lang, "ui.env.user", uid=uid))
+    gib = lambda mb: f"{mb / 1024:g}" if mb >= 1024 else None  # noqa: E731
+    if limits.get("memory_mb"):
+        mb = limits["memory_mb"]
+        lines.append(text(lang, "ui.env.memory_gb", gb=gib(mb)) if gib(mb) else text(lang, "ui.env.memory_mb", mb=mb))
+    if limits.get("pids"):
+        lines.append(text(lang, "ui.env.pids", n=limits["pids"]))
+    if limits.get("scratch_mb"):
+        lines.append(text(lang, "ui.env.scratch", mb=limits["scratch_mb"]))
+    if limits.get("cell_timeout_s"):
+        lines.append(text(lang, "ui.env.cell_time", minutes=round(limits["cell_timeout_s"] / 60)))
+    if limits.get("total_timeout_s"):
+        lines.append(text(lang, "ui.env.total_time", minutes=round(limits["total_timeout_s"] / 60),
+                          reserve=limits.get("harvest_reserve_s", 0)))
+    if limits.get("output_bytes_per_cell"):
+        lines.append(text(lang, "ui.env.output", cell_mb=f"{limits['output_bytes_per_cell'] / 1e6:g}",
+                          total_mb=f"{limits.get('output_bytes_total', 0) / 1e6:g}"))
+    note = render(sandbox.get("note") or "", lang)
+    if note:
+        lines.append(str(note))
+    return lines
+
+
+def _one_line(value: str, width: int = 220) -> str:
+    """The first sentence of a message: what the "what to fix first" list shows."""
+    first = str(value).strip().split("\n", 1)[0]
+    cut = re.search(r"(?<=[.:])\s", first)
+    first = first[: cut.start()] if cut and cut.start() > 20 else first
+    return first if len(first) <= width else first[: width - 1] + "…"
+
+
+def _shown_status(check) -> str:
+    """fail with some points earned reads "partial", not "incorrect"."""
+    status = str(check.status)
+    return "partial" if status == "fail" and check.points > 0 else status
+
+
+def _terms(texts: list[str], lang: str) -> list[str]:
+    joined = "\n".join(texts)
+    return [text(lang, f"ui.term.{name}") for name, pattern in TERMS.items() if pattern.search(joined)]
+
+
+def render_report(result, material: Material | None, rubric, lang: str = "es", has_notebook: bool = False,
+                  calibration: dict | None = None) -> str:
+    """The report page of one result, in `lang`; `material` None draws no figures (an error result).
+
+    Read top to bottom: what to fix first, a summary that links to each exercise, one section per
+    exercise (its numbers, its checks, its figures), the cells that failed, and the environment
+    in words. With `has_notebook`, each check links to the cells of notebook.html that defined
+    the names it read."""
     lang = language(lang)
-    ui = ui_texts(rubric, lang)
-    mistakes: dict = {}
-    for check in result.checks:
-        for code in check.mistakes:
-            mistakes.setdefault(code, {"code": code, "symptom": rubric.mistake(code, "symptom", lang),
-                                       "fix": rubric.mistake(code, "fix", lang), "checks": []})["checks"].append(
-                render(check.title, lang))
-    groups = []
+    ui = ui_texts(rubric, lang, calibration)
+    where: dict[str, int] = {}
+    if has_notebook and material is not None and getattr(material.execution, "notebook", None):
+        where = definitions(material.execution.notebook, rubric.contract.get("names") or {})
+    figures = _figures(result, material, rubric, ui, lang)
+    tables = exercise_tables(result.checks, lang)
+    fix_first, groups = [], []
     for exercise in EXERCISE_ORDER:
         items = [c for c in result.checks if c.exercise == exercise]
-        if items:
-            groups.append({"name": ui["exercise"].get(exercise, exercise), "checks": [{
-                "id": c.id, "status": str(c.status), "status_name": ui["check_status"].get(str(c.status), str(c.status)),
-                "points": c.points, "max_points": c.max_points, "title": render(c.title, lang), "message": render(c.message, lang),
-                "expected": render(c.expected, lang), "found": render(c.found, lang), "why": render(c.why, lang),
-                "fixes": [rubric.mistake(code, "fix", lang) for code in c.mistakes],
-                "mistakes": list(c.mistakes), "evidence": _fmt_evidence(render(c.evidence, lang)) if c.evidence else ""}
-                for c in items], "score": sum(c.points for c in items), "max": sum(c.max_points for c in items)})
+        if not items and not any(f["exercise"] == exercise for f in figures):
+            continue
+        checks = []
+        for c in items:
+            # a collapse's cause comes first: every other fix of that check follows from it
+            cause = c.evidence.get("collapse", {}).get("cause") if isinstance(c.evidence.get("collapse"), dict) else None
+            codes = sorted(c.mistakes, key=lambda code: code != cause)
+            fixes = [{"symptom": rubric.mistake(code, "symptom", lang), "fix": rubric.mistake(code, "fix", lang)}
+                     for code in codes]
+            message, found = str(render(c.message, lang)), str(render(c.found, lang))
+            shown = _shown_status(c)
+            entry = {"id": c.id, "status": shown, "status_name": ui["check_status"].get(shown, shown),
+                     "points": c.points, "max_points": c.max_points, "title": render(c.title, lang), "message": message,
+                     "expected": render(c.expected, lang), "found": "" if found and found in message else found,
+                     "why": render(c.why, lang), "fixes": fixes, "mistakes": codes,
+                     "cells": sorted({where[n] + 1 for n in c.reads if n in where}),
+                     "evidence": _fmt_evidence(render(c.evidence, lang), lang) if c.evidence else ""}
+            entry["terms"] = _terms([message, entry["found"], str(entry["expected"]), str(entry["why"])], lang)
+            checks.append(entry)
+            lost = round(c.max_points - c.points, 2)
+            if lost > 0 and str(c.status) != "skipped":
+                fix_first.append({"id": c.id, "title": entry["title"], "lost": lost, "exercise": exercise,
+                                  "fix": fixes[0]["fix"] if fixes else _one_line(message)})
+        groups.append({"id": exercise, "name": ui["exercise"].get(exercise, exercise), "checks": checks,
+                       "score": sum(c.points for c in items), "max": sum(c.max_points for c in items),
+                       "passed": sum(str(c.status) == "pass" for c in items), "count": len(items),
+                       "figures": [f for f in figures if f["exercise"] == exercise], "numbers": tables.get(exercise, [])})
+    order = {c.id: position for position, c in enumerate(result.checks)}
+    fix_first.sort(key=lambda item: (-item["lost"], order[item["id"]]))
     # a collapsed comparison is said first: every verdict about one initializer against another depends on it
     first = list(dict.fromkeys(str(render(c.evidence["collapse"]["message"], lang)) for c in result.checks
                                if isinstance(c.evidence.get("collapse"), dict) and "message" in c.evidence["collapse"]))
@@ -251,23 +351,51 @@ def render_report(result, material: Material | None, rubric, lang: str = "es") -
         run_message = text(lang, "run.timeout_partial", not_run=and_join(not_run, lang) if not_run else "—")
     return _env().get_template("report.html.j2").render(
         ui=ui, lang=lang, r=shown, score=result.score, max_score=result.max_score,
-        status_name=ui["grade_status"].get(status, status), groups=groups, mistakes=list(mistakes.values()),
-        first=first, show_noise=show_noise,
-        figures=_figures(result, material, rubric, ui), cells=cells, run_message=run_message, not_run=not_run,
+        status_name=ui["grade_status"].get(status, status), groups=groups, fix_first=fix_first,
+        first=first, show_noise=show_noise, has_notebook=has_notebook, points_text=lambda n: points_text(n, lang),
+        cells=cells, run_message=run_message, not_run=not_run, environment=environment_lines(shown["sandbox"], lang),
         memo_lines=memo_lines(result.execution.get("memo") or {}, lang),
-        protocol=rubric.protocol.to_json(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        protocol=protocol_lines(rubric, lang), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def write_result(result, html: str | None, rubric, out: Path, lang: str = "es") -> None:
-    """OUT/<student>/report.html, then result.json, each written once and atomically.
+def points_text(n: float, lang: str) -> str:
+    """"1 punto", "2,5 puntos" as the class writes them (a point is a decimal point here: 2.5)."""
+    return text(lang, "ui.points_n", n=float(f"{n:g}"))
 
-    The report goes first: a result.json on disk is what makes a rerun skip the student, so it
-    must never exist without its report."""
+
+def protocol_lines(rubric, lang: str) -> list[str]:
+    """The retraining protocol in words."""
+    p = {k: v for k, v in rubric.protocol.to_json().items() if isinstance(v, (int, float, str))}
+    p["optimizer"] = rubric.facts()["optimizer"]
+    return [text(lang, "ui.protocol_words", **p)]
+
+
+def render_notebook(result, execution, rubric, lang: str = "es") -> str | None:
+    """notebook.html for a run that has a notebook (or a module), or None."""
+    notebook = getattr(execution, "notebook", None)
+    if not notebook:
+        return None
+    checks = [{"id": c.id, "title": str(render(c.title, lang)), "shown_status": _shown_status(c), "reads": c.reads}
+              for c in result.checks]
+    kind = "py" if (notebook.get("metadata") or {}).get("grader", {}).get("kind") == "py" else "ipynb"
+    page = notebook_page(notebook, [render(cell, lang) for cell in result.execution.get("cells", [])], checks,
+                         rubric.contract.get("names") or {}, str(result.display_name), kind, lang)
+    return render_notebook_page(page, lang)
+
+
+def write_result(result, html: str | None, rubric, out: Path, lang: str = "es", notebook_html: str | None = None) -> None:
+    """OUT/<student>/notebook.html (when there is one), report.html, then result.json, each
+    written once and atomically.
+
+    result.json goes last: on disk, it is what makes a rerun skip the student, so it must never
+    exist without the files it stands for."""
     if html is None:
         html = render_report(result, None, rubric, lang)
     folder = Path(out) / result.student
+    if notebook_html is not None:
+        write_text_atomic(folder / "notebook.html", notebook_html)
     write_text_atomic(folder / "report.html", html)
     write_text_atomic(folder / "result.json", json.dumps(result.to_json(lang), indent=1, ensure_ascii=False))
 
 
-__all__ = ["render_report", "write_result", "memo_lines", "Material", "ui_texts", "noise_paragraph", "and_join", "signed_pp"]
+__all__ = ["render_report", "render_notebook", "environment_lines", "inline_code", "write_result", "memo_lines", "Material", "ui_texts", "and_join", "signed_pp"]

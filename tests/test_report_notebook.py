@@ -1,0 +1,207 @@
+"""notebook.html: the student's notebook as it ran, rendered by nbconvert, inert whatever it holds.
+
+Hostile payloads go in every place a student controls (Markdown, raw cells, HTML, Markdown, SVG,
+JavaScript and widget outputs, a broken image, a forged anchor); the page must keep none of them
+as markup, and a real Chromium must run nothing and request nothing when it opens the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import nbformat
+import pytest
+
+from grader.report import notebook as nbpage
+from grader.report.notebook import assigned_names, definitions, notebook_page, render_notebook_page
+
+MARK = "document.documentElement.setAttribute('data-pwned','yes')"
+PAYLOADS = [
+    f"<script>{MARK}</script>",
+    f'<img src=x onerror="{MARK}">',
+    f'<a href="javascript:{MARK}">click me</a>',
+    f'<svg onload="{MARK}"><script>{MARK}</script></svg>',
+    '<iframe src="http://127.0.0.1:9/frame"></iframe>',
+    '<img src="http://127.0.0.1:9/pixel.png">',
+    '<object data="http://127.0.0.1:9/o"></object><embed src="http://127.0.0.1:9/e">',
+    '<meta http-equiv="refresh" content="0;url=http://127.0.0.1:9/r"><base href="http://127.0.0.1:9/">',
+    '<link rel="stylesheet" href="http://127.0.0.1:9/s.css"><style>body{background:url(http://127.0.0.1:9/bg)}</style>',
+    '<form action="http://127.0.0.1:9/f"><input name="q"></form>',
+    '<div id="cell-2" style="background:url(http://127.0.0.1:9/d)">forged anchor</div>',
+]
+SVG = f'<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20"><script>{MARK}</script><circle r="5"/></svg>'
+PNG_1PX = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+NAMES = ["ex1_kernel", "hw_histories", "build_model"]
+
+
+def hostile_notebook() -> dict:
+    payload = "\n".join(PAYLOADS)
+    cells = [
+        nbformat.v4.new_markdown_cell("# Tarea\n\n" + payload),
+        nbformat.v4.new_code_cell("hw_histories = {}\nex1_kernel = 1\n%time x = 1", outputs=[
+            nbformat.v4.new_output("display_data", data={"text/html": payload, "text/plain": "html"}),
+            nbformat.v4.new_output("display_data", data={"application/javascript": MARK}),
+            nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"}}),
+            nbformat.v4.new_output("display_data", data={"image/svg+xml": SVG}),
+            nbformat.v4.new_output("display_data", data={"text/markdown": payload}),
+            nbformat.v4.new_output("display_data", data={"image/png": "not base64 at all <script>"}),
+            nbformat.v4.new_output("display_data", data={"image/png": PNG_1PX}),
+            nbformat.v4.new_output("error", ename="ValueError", evalue=payload, traceback=[payload]),
+        ]),
+        nbformat.v4.new_raw_cell(payload),
+        nbformat.v4.new_code_cell(f"def build_model():\n    return 1\nprint({payload!r})", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text=payload)]),
+    ]
+    return dict(nbformat.v4.new_notebook(cells=cells))
+
+
+CHECKS = [{"id": "hw_histories", "title": "Historiales <b>", "shown_status": "fail", "reads": ["hw_histories"]},
+          {"id": "hw_architecture", "title": "Arquitectura", "shown_status": "pass", "reads": ["build_model"]}]
+
+
+def render(notebook=None, lang="es", kind="ipynb") -> str:
+    page = notebook_page(notebook or hostile_notebook(), [{"index": 1, "status": "error"}, {"index": 3, "status": "ok"}],
+                         CHECKS, NAMES, "Ana <script>x</script>", kind, lang)
+    return render_notebook_page(page, lang)
+
+
+def test_assigned_names_are_what_a_cell_binds_at_module_level():
+    source = ("import numpy as np\nfrom keras import layers as L\nx, (y, z) = 1, (2, 3)\nfor i in range(3):\n    w = i\n"
+              "with open('f') as handle:\n    pass\ndef f():\n    hidden = 1\nclass C:\n    inside = 2\n"
+              "%time q = 1\n!pip install x\nlam = lambda a: a\nann: int = 3\nn += 1\n")
+    assert assigned_names(source) == {"np", "L", "x", "y", "z", "i", "w", "handle", "f", "C", "lam", "ann", "n"}
+    # not Python (a magic mid-line): a plain `name =` at the start of a line is still found
+    assert assigned_names("ex1_limit = 0.08\nthis is not python\n") == {"ex1_limit"}
+
+
+def test_definitions_name_the_last_code_cell_that_binds_each_name():
+    cells = [nbformat.v4.new_code_cell("ex1_kernel = 1"), nbformat.v4.new_markdown_cell("ex1_kernel = 'md'"),
+             nbformat.v4.new_code_cell("ex1_kernel = 2\nother = 3"), nbformat.v4.new_code_cell("print(ex1_kernel)")]
+    assert definitions({"cells": cells}, ["ex1_kernel", "hw_histories"]) == {"ex1_kernel": 2}
+
+
+class Markup(HTMLParser):
+    """Every element and attribute a browser would build from the page (text is not markup)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+
+def elements(html: str) -> list[tuple[str, dict]]:
+    parser = Markup()
+    parser.feed(html)
+    return parser.elements
+
+
+def test_hostile_markdown_and_outputs_keep_no_markup_that_runs_or_loads():
+    html = render()
+    built = elements(html)
+    tags = {tag for tag, _ in built}
+    assert not tags & {"script", "iframe", "object", "embed", "form", "input", "base", "link", "svg", "frame"}, tags
+    assert [tag for tag, _ in built].count("style") == 1 and [t for t, _ in built].count("meta") == 4  # the page's own
+    for tag, attrs in built:
+        assert not [a for a in attrs if a.startswith("on")], (tag, attrs)
+        assert "style" not in attrs, (tag, attrs)
+        for name in ("src", "href", "data", "action", "srcset"):
+            url = (attrs.get(name) or "").strip().lower()
+            assert not url or url.startswith(("data:image/", "report.html", "#", "https://", "http://")), (tag, attrs)
+            assert "127.0.0.1" not in url or tag == "a", (tag, attrs)  # a link is inert until clicked
+        if tag == "img":  # an image never loads from anywhere (nor shows broken)
+            assert (attrs.get("src") or "").startswith("data:image/"), attrs
+    # the student's forged anchor lost its id; the grader's cell keeps it (no student element has an id)
+    assert [tag for tag, attrs in built if attrs.get("id") == "cell-2"] == ["section"]
+    # what is shown instead: the SVG as an inert data: image, the escaped name, notes for what was left out
+    sources = [attrs["src"] for tag, attrs in built if tag == "img"]
+    svg = [src for src in sources if src.startswith("data:image/svg+xml;base64,")]
+    assert len(svg) == 1 and b"<circle" in base64.b64decode(svg[0].split(",", 1)[1])
+    assert f"data:image/png;base64,{PNG_1PX}" in sources and len(sources) == 2  # the broken PNG is left out
+    assert "Ana &lt;script&gt;x&lt;/script&gt;" in html and "Historiales &lt;b&gt;" in html
+    assert "application/javascript" in html and "no se pudo leer" in html  # said, not run
+    assert "default-src 'none'" in html and "script-src" not in html
+
+
+def test_each_cell_is_marked_with_the_names_it_defines_and_the_checks_that_read_them():
+    html = render()
+    second = html[html.index('id="cell-2"'):]
+    second = second[:second.index("</section>")]
+    assert "<code>ex1_kernel</code>" in second and "<code>hw_histories</code>" in second
+    assert 'href="report.html#check-hw_histories"' in second and 'class="st fail"' in second
+    fourth = html[html.index('id="cell-4"'):]
+    assert 'href="report.html#check-hw_architecture"' in fourth[:fourth.index("</section>")]
+    assert 'class="st error"' in second  # the run's record for that cell
+
+
+def test_english_page_is_wholly_english():
+    html = render(lang="en")
+    for spanish in ("Su cuaderno", "Volver al informe", "Aquí se define", "Lo usan", "no se pudo leer", "corrió"):
+        assert spanish not in html, spanish
+    assert "Your notebook, as it ran" in html and "Used by" in html
+
+
+def test_a_notebook_that_prints_megabytes_still_renders_cut_and_says_so(monkeypatch):
+    monkeypatch.setattr(nbpage, "TOTAL_CAP", 400_000)
+    cells = [nbformat.v4.new_code_cell(f"print('x' * 5_000_000)  # {i}", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="x" * 5_000_000)]) for i in range(12)]
+    html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert len(html) < 1_500_000
+    assert "4950000 caracteres no se muestran" in html  # each big print says what it cut
+    assert "salidas omitidas" in html and "Su cuaderno produjo más salida" in html  # and the page, that it stopped
+    assert html.count('class="cell"') == 12  # every cell is still there, with its source
+
+
+def test_a_module_renders_its_source_and_what_it_printed():
+    from grader.execute.module import module_notebook
+
+    notebook = module_notebook("ex1_kernel = 1\nprint('hola <b>')\n", "hola <b>\n")
+    html = render(notebook, kind="py")
+    assert "módulo .py" in html and "hola &lt;b&gt;" in html and "<code>ex1_kernel</code>" in html
+
+
+# --- a real browser --------------------------------------------------------------------------------
+
+def chromium(page, tmp_path, *extra) -> subprocess.CompletedProcess:
+    return subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+                           *extra, page.as_uri()], capture_output=True, text=True, timeout=120)
+
+
+BROWSER_OWN = re.compile(r"^https?://[^/]*(google\.com|googleapis\.com|gvt1\.com)/")  # Chromium's housekeeping
+
+
+def browse(page, tmp_path, name: str) -> dict:
+    """Open `page` in Chromium at desktop and phone width: its DOM after scripts would have run,
+    the console, every network request, and a screenshot of each width (in tmp_path)."""
+    assert shutil.which("chromium"), "chromium is installed by scripts/setup.sh"
+    netlog = tmp_path / f"{name}-net.json"
+    dom = chromium(page, tmp_path, "--virtual-time-budget=3000", f"--log-net-log={netlog}", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    seen = {"dom": dom.stdout, "stderr": dom.stderr}
+    for width in (1200, 390):
+        shot = tmp_path / f"{name}-{width}.png"
+        done = chromium(page, tmp_path, f"--window-size={width},2200", f"--screenshot={shot}")
+        assert done.returncode == 0 and shot.stat().st_size > 5_000, done.stderr[-2000:]
+        seen["stderr"] += done.stderr
+    seen["requests"] = [u for u in re.findall(r'"url":"(https?://[^"]+)"', netlog.read_text()) if not BROWSER_OWN.match(u)]
+    return seen
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_chromium_runs_nothing_and_loads_nothing_from_a_hostile_notebook(tmp_path, lang):
+    page = tmp_path / "notebook.html"
+    page.write_text(render(lang=lang))
+    seen = browse(page, tmp_path, f"notebook-{lang}")
+    assert 'data-pwned="yes"' not in seen["dom"]
+    assert "Uncaught" not in seen["stderr"] and ":CONSOLE(" not in seen["stderr"], seen["stderr"][-2000:]
+    assert seen["requests"] == []
+    from PIL import Image
+
+    assert Image.open(tmp_path / f"notebook-{lang}-390.png").size[0] == 390
