@@ -40,7 +40,7 @@ def test_alice_reproduces_as_before(reference_rubric):
     golden = golden_check("alice", "hw_retrain_reproduces")
     assert outcome.status == golden["status"] and outcome.fraction == 1.0
     assert render(outcome.message, "es") == golden["message"]
-    assert render(outcome.message, "en").startswith("Within ±2.0 pp for three initializers: glorot_uniform: 67.36 vs 67.36;")
+    assert render(outcome.message, "en").startswith("Within ±2 pp for three initializers: glorot_uniform: 67.36 vs 67.36;")
     for init, row in golden["evidence"].items():
         assert outcome.evidence[init]["student_pp"] == pytest.approx(row["student_pp"], rel=1e-12)
     criterion = CHECKS["hw_he_criterion"](ctx(reference_rubric, {"hw_val_accuracy": reported}, retraining_))
@@ -114,8 +114,8 @@ def test_multi_seed_evidence_reproduces_the_design_table(reference_rubric):
     assert seeds["he_uniform"]["ci95"] == pytest.approx([-0.75, 0.63], abs=0.01)
     assert seeds["he_normal"]["mean"] == pytest.approx(0.576, abs=1e-6) and seeds["he_normal"]["holds"] == 1
     es, en = render(outcome.message, "es"), render(outcome.message, "en")
-    assert " Con 5 semillas, he_normal: media +0.58 pp, IC95 -1.31 … +2.46; se cumple en 1 de 5." in es
-    assert " Over 5 seeds, he_normal: mean +0.58 pp, 95% CI -1.31 … +2.46; holds in 1 of 5." in en
+    assert " Con 5 semillas, he_normal: media +0.58 pp, IC95 −1.31 … +2.46; se cumple en 1 de 5." in es
+    assert " Over 5 seeds, he_normal: mean +0.58 pp, 95% CI −1.31 … +2.46; holds in 1 of 5." in en
     assert "Estudiante: —." in es and outcome.status == "warn"
 
 
@@ -123,5 +123,5 @@ def test_the_criterion_threshold_comes_from_the_rubric(reference_rubric):
     edited = replace(reference_rubric, homework=replace(reference_rubric.homework, criterion_pp=6.0))
     big = {"glorot_uniform": 0.80, "he_uniform": 0.85, "he_normal": 0.85}
     outcome = CHECKS["hw_he_criterion"](ctx(edited, {"hw_val_accuracy": big}, homework_runs(edited, big)))
-    assert outcome.status == "warn" and render(outcome.expected, "en") == "≥ +6.0 pp"
-    assert "the 6.0 pp threshold" in render(outcome.message, "en")
+    assert outcome.status == "warn" and render(outcome.expected, "en") == "≥ +6 pp"
+    assert "the 6 pp threshold" in render(outcome.message, "en")

@@ -117,7 +117,7 @@ class _Formatter(string.Formatter):
         if isinstance(value, float) and not format_spec:
             format_spec = ".4g"
         shown = super().format_field(value, format_spec)
-        return shown.replace("-", MINUS) if number is not None else shown
+        return shown.replace("-", MINUS) if isinstance(value, float) else shown
 
 
 MINUS = "\u2212"

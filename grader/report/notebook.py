@@ -264,10 +264,18 @@ def _prepared(notebook: dict, lang: str) -> tuple[dict, dict[int, list[str]], bo
 
 @lru_cache(maxsize=1)
 def _exporter():
+    """nbconvert's HTML exporter with our template. nbconvert's own templates (basic, classic)
+    live in its installation's share/jupyter folder, which Jupyter looks for under sys.prefix;
+    when the packages come from another prefix (a venv reading a shared site-packages) that
+    folder is named explicitly."""
+    import nbconvert
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="grader", extra_template_basedirs=[str(TEMPLATES / "nbconvert")],
-                        exclude_anchor_links=True)
+    folders = [str(TEMPLATES / "nbconvert")]
+    shared = Path(nbconvert.__file__).resolve().parents[4] / "share" / "jupyter" / "nbconvert" / "templates"
+    if shared.is_dir():
+        folders.append(str(shared))
+    return HTMLExporter(template_name="grader", extra_template_basedirs=folders, exclude_anchor_links=True)
 
 
 def notebook_page(notebook: dict, cell_records: list[dict], checks, names, display_name: str, kind: str,

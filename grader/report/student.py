@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -378,9 +379,14 @@ def render_notebook(result, execution, rubric, lang: str = "es") -> str | None:
     checks = [{"id": c.id, "title": str(render(c.title, lang)), "shown_status": _shown_status(c), "reads": c.reads}
               for c in result.checks]
     kind = "py" if (notebook.get("metadata") or {}).get("grader", {}).get("kind") == "py" else "ipynb"
-    page = notebook_page(notebook, [render(cell, lang) for cell in result.execution.get("cells", [])], checks,
-                         rubric.contract.get("names") or {}, str(result.display_name), kind, lang)
-    return render_notebook_page(page, lang)
+    try:
+        page = notebook_page(notebook, [render(cell, lang) for cell in result.execution.get("cells", [])], checks,
+                             rubric.contract.get("names") or {}, str(result.display_name), kind, lang)
+        return render_notebook_page(page, lang)
+    except Exception as exc:  # the notebook page is a view: it never costs the student their report and result
+        print(text(lang, "ui.nb.not_rendered", student=result.student, error=f"{type(exc).__name__}: {exc}"[:300]),
+              file=sys.stderr)
+        return None
 
 
 def write_result(result, html: str | None, rubric, out: Path, lang: str = "es", notebook_html: str | None = None) -> None:
