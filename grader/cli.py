@@ -1,9 +1,10 @@
-"""`grade PATH` (a file or a class folder) and `grade check FILE` (student self-check).
+"""`grade PATH` (a file, a class folder or an LMS download zip) and `grade check FILE` (student self-check).
 
 A thin layer over pipeline.grade, batch.grade_folder (cluster.grade_folder_on_cluster with
 `--scheduler tcp://HOST:PORT` or `--cluster local`) and selfcheck.check_file; option defaults
-come from `Options`. Exit 0 when graded (whatever the score); 2 usage, 3 data, 4 sandbox, 1 any
-other grader error.
+come from `Options`. Exit 0 when graded (whatever the score); 2 usage, 3 data, 4 sandbox, 5 cannot
+grade here (grader/readiness.py: no teacher TensorFlow, a kernel that cannot import it; or a batch
+stopped on such a fault), 1 any other grader error.
 
 Two languages are in play: the report's (`--lang`, default Spanish: it is the class's) and the
 terminal's (`--lang` when given, else the environment's, LANG=en_US… → English), which is also
@@ -17,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import DataError, GraderError, Interrupted, SandboxUnavailable, UsageError
+from .errors import DataError, GraderError, Interrupted, NotReady, SandboxUnavailable, UsageError
 from .messages import LANGS, language_from_env, msg, render, text
 from .pipeline import Options, grade, load_rubric
 from .rubric import Rubric
@@ -98,6 +99,7 @@ def export_parser(lang: str = "es") -> argparse.ArgumentParser:
     p.add_argument("--assignment-id", default=None, help=text(lang, "cli.export_assignment_id"))
     p.add_argument("--out", default=None, help=text(lang, "cli.export_out"))
     p.add_argument("--missing-zero", action="store_true", help=text(lang, "cli.export_missing_zero"))
+    p.add_argument("--allow-unmatched", action="store_true", help=text(lang, "cli.export_allow_unmatched"))
     p.add_argument("--moodle-id", choices=list(IDENTIFIERS), default="email", help=text(lang, "cli.export_moodle_id"))
     p.add_argument("--visibility", choices=list(VISIBILITIES), default="visible", help=text(lang, "cli.export_visibility"))
     p.add_argument("--points-possible", type=float, default=None, help=text(lang, "cli.export_points"))
@@ -111,6 +113,8 @@ def bundle_parser(lang: str = "es") -> argparse.ArgumentParser:
     p.add_argument("--out", default="autograder.zip", help=text(lang, "cli.bundle_out"))
     p.add_argument("--data-dir", default=None, help=text(lang, "cli.bundle_data"))
     p.add_argument("--epochs", type=int, default=None, help=text(lang, "cli.bundle_epochs"))
+    p.add_argument("--timeout-min", type=float, default=40, help=text(lang, "cli.bundle_timeout"))
+    p.add_argument("--cpus", type=float, default=2, help=text(lang, "cli.bundle_cpus"))
     p.add_argument("--lang", choices=list(LANGS), default=None, help=text(lang, "cli.lang"))
     return p
 
@@ -169,7 +173,8 @@ def _run(argv: list[str], lang: str) -> int:
         from .export import ExportRequest, export, summary_lines as export_lines
         request = ExportRequest(Path(args.folder), args.to, Path(args.roster) if args.roster else None, args.assignment,
                                 args.assignment_id, Path(args.out) if args.out else None, args.missing_zero,
-                                args.moodle_id, args.visibility, args.lang or lang, args.points_possible)
+                                args.moodle_id, args.visibility, args.lang or lang, args.points_possible,
+                                args.allow_unmatched)
         print("\n".join(export_lines(export(request, load_rubric(args.rubric)), lang)))
         return 0
     if argv and argv[0] == "gradescope-bundle":
@@ -178,7 +183,7 @@ def _run(argv: list[str], lang: str) -> int:
             raise UsageError(msg("cli.epochs_min"))
         from .export.bundle import build_bundle
         path = build_bundle(Path(args.out), Path(args.data_dir) if args.data_dir else None, args.epochs,
-                            args.lang or Options().lang)
+                            args.lang or Options().lang, args.timeout_min, args.cpus)
         print(text(lang, "cli.bundle_written", path=str(path), size_kb=path.stat().st_size / 1024))
         return 0
     if argv and argv[0] == "calibrate":
@@ -203,11 +208,21 @@ def _run(argv: list[str], lang: str) -> int:
     rubric = _rubric(args)
     options = _options(args, seeds=args.seeds, allow_unsandboxed=args.allow_unsandboxed, quiet=args.quiet)
     path = Path(args.path)
+    is_class = path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")  # a zip: an LMS download
     if args.scheduler and args.cluster:
         raise UsageError(msg("cli.cluster_both"))
-    if (args.scheduler or args.cluster) and not path.is_dir():
+    if (args.scheduler or args.cluster) and not is_class:
         raise UsageError(msg("cli.cluster_needs_folder", path=str(path)))
-    if path.is_dir():
+    if not is_class:  # a wrong path is a usage error, said before the readiness probe's seconds
+        from .errors import SubmissionError
+        from .submission import load as load_submission
+        try:
+            load_submission(path)
+        except SubmissionError:  # an unusable file is the student's: graded as invalid_submission
+            pass
+    from .readiness import ensure_ready
+    ensure_ready(rubric, options)  # before anyone is graded (a batch: once, here): NotReady, exit 5, no result
+    if is_class:  # a folder, or a Canvas/Moodle download zip (unpacked by plan_batch into OUT/.download/)
         from .batch import grade_folder, summary_lines
         rubric_path = Path(args.rubric) if args.rubric else None
         if args.scheduler or args.cluster:
@@ -256,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     except SandboxUnavailable as exc:
         print(text(lang, "cli.error_sandbox", error=exc.render(lang)), file=sys.stderr)
         return 4
+    except NotReady as exc:  # the grader cannot grade here (grader/readiness.py): never the students' fault
+        print(text(lang, "cli.error_not_ready", error=exc.render(lang)), file=sys.stderr)
+        return 5
     except GraderError as exc:
         print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
         return 1

@@ -9,7 +9,9 @@
     ├── ArtifactError            an artifact from the sandbox breaks the schema or a size cap
     ├── RetrainError             the grader's own training worker failed
     ├── OutputError              a report or result cannot be written (disk full, permissions)
-    └── ClusterError             a Dask scheduler unreachable, or a worker unlike the client
+    ├── ClusterError             a Dask scheduler unreachable, or a worker unlike the client
+    └── NotReady                 this machine cannot grade (no teacher TensorFlow/Keras 3, a kernel
+                                 that cannot import them or see the data); exit 5, nothing graded
 
     Interrupted (a KeyboardInterrupt, not a GraderError): SIGINT or SIGTERM stopped the run;
                  everything it started has been stopped on the way out
@@ -91,6 +93,10 @@ class ClusterError(GraderError):
     pass
 
 
+class NotReady(GraderError):
+    """The grader's own environment cannot grade (grader/readiness.py): never the student's fault."""
+
+
 __all__ = [
     "GraderError",
     "UsageError",
@@ -102,5 +108,6 @@ __all__ = [
     "RetrainError",
     "OutputError",
     "ClusterError",
+    "NotReady",
     "Interrupted",
 ]

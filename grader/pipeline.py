@@ -20,11 +20,13 @@ from . import data as data_module
 from . import execute, extract, leftovers, report, submission
 from . import rubric as rubric_module
 from .checks import Context, registered_ids, run_checks
-from .errors import SubmissionError
+from .errors import RetrainError, SubmissionError
+from .identity import Identity
 from .kinds import GradeStatus, RetrainMode, SandboxLevel
 from .calibrate import load_calibration
 from .memo import MemoSettings, MemoStore, memo_claims
 from .messages import Message, msg, render
+from .readiness import FAULT_RETRAIN, GraderFault, environment_fault
 from .retrain import ReferenceTraining, missing_references, retrain, retraining_json
 from .rubric import Rubric
 from .sandbox import Sandbox
@@ -89,9 +91,17 @@ class GradeResult:
     message: Message | str = ""
     sha256: str = ""
     fingerprint: str = ""
+    grader_fault: dict = field(default_factory=dict)  # {"kind", "reason"}: the grader failed, not the student
+    identity: Identity | None = None  # whose it is (an LMS download's user id, late mark); None: the plain one
+
+    @property
+    def who(self) -> Identity:
+        return self.identity or Identity(self.student, self.display_name)
 
     def to_json(self, lang: str) -> dict:
-        return render({"student": self.student, "display_name": self.display_name, "status": self.status,
+        fault = {"grader_fault": self.grader_fault} if self.grader_fault else {}
+        return render({**fault, "student": self.student, "display_name": self.display_name,
+                       "identity": self.who.to_json(), "status": self.status,
                        "score": self.score, "max_score": self.max_score, "sandbox": self.sandbox,
                        "message": self.message, "sha256": self.sha256, "fingerprint": self.fingerprint,
                        "grader_version": __version__,
@@ -156,22 +166,26 @@ def _say(options: Options, message: Message) -> None:
 
 
 def grade(path: Path, rubric: Rubric, options: Options, student: str | None = None,
-          on_stage=None) -> GradeResult:
+          on_stage=None, identity: Identity | None = None) -> GradeResult:
     """Grade one submission and write its report and result; never raises for student faults.
 
-    `on_stage(stage, detail)` is called as the run moves on (for batch progress)."""
+    `on_stage(stage, detail)` is called as the run moves on (for batch progress). `identity`
+    (a batch's, from discovery: the person's name, LMS and LMS user id) goes into the result;
+    without it the file's name is the person (lms "")."""
     started = time.monotonic()
     dataset = data_module.locate(options.data_dir)  # DataError is the teacher's problem: raise
     try:
-        sub = submission.load(path, student)
+        sub = submission.load(path, student, identity)
     except SubmissionError as exc:
         stem = student or Path(path).stem
         try:
             sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         except OSError:
             sha = ""
-        result = error_result(submission.student_id(stem), stem, GradeStatus.INVALID_SUBMISSION, exc.as_message(),
-                              rubric, data=data_info(dataset), sha256=sha, fingerprint=fingerprint(sha, rubric, options))
+        who = identity or submission.plain_identity(path, student)
+        result = error_result(submission.student_id(stem), who.display_name, GradeStatus.INVALID_SUBMISSION,
+                              exc.as_message(), rubric, data=data_info(dataset), sha256=sha,
+                              fingerprint=fingerprint(sha, rubric, options), identity=who)
         report.write_result(result, None, rubric, options.out, options.lang)
         return result
     memo = memo_settings(rubric, options)
@@ -214,6 +228,12 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
         if on_stage is not None:
             on_stage(name, detail)
 
+    # a run that failed the way a broken environment fails, confirmed by a probe outside the
+    # student's reach, is the grader's fault: not graded, not scored, graded again next run
+    # (a self-check runs in the student's own environment: preflight.py speaks for it)
+    fault = None if options.self_check else environment_fault(execution, rubric, options, dataset)
+    if fault is not None:
+        return fault_result(sub, execution, fault, rubric, options, dataset, timings, started)
     t0 = time.monotonic()
     stage("extract")
     extracted = extract.extract(execution, rubric.contract)
@@ -237,9 +257,13 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     if options.cluster:  # imported here: Dask is loaded only by a cluster run
         from .cluster.training import cluster_trainer
         trainer = cluster_trainer(options.cluster, options.data_dir)
-    retraining = retrain(extracted.values, rubric, dataset, cache_dir=options.cache_dir, mode=options.retrain,
-                         extra_seeds=options.seeds, progress=progress, memo_store=memo.store,
-                         workers=options.train_workers, trainer=trainer)
+    try:
+        retraining = retrain(extracted.values, rubric, dataset, cache_dir=options.cache_dir, mode=options.retrain,
+                             extra_seeds=options.seeds, progress=progress, memo_store=memo.store,
+                             workers=options.train_workers, trainer=trainer)
+    except RetrainError as exc:  # RetrainMode.RUN: the grader's training failed, not the student
+        return fault_result(sub, execution, GraderFault(FAULT_RETRAIN, exc.as_message()), rubric, options, dataset,
+                            timings, started)
     timings["retrain"] = time.monotonic() - t0
     t0 = time.monotonic()
     stage("checks")
@@ -252,7 +276,8 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     result = GradeResult(sub.student, sub.display_name, GradeStatus.of_run(execution.status),
                          round(sum(c.points for c in checks), 2), round(sum(c.max_points for c in checks), 2), tuple(checks),
                          execution.sandbox.to_json(), exec_info, data_info(dataset), retraining_json(retraining, rubric),
-                         timings, execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options))
+                         timings, execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options),
+                         identity=sub.identity)
     t0 = time.monotonic()
     stage("report")
     notebook_html = report.render_notebook(result, execution, rubric, options.lang)
@@ -266,5 +291,19 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     return result
 
 
-__all__ = ["grade", "finish", "load_rubric", "Options", "GradeResult", "error_result", "fingerprint", "data_info",
+def fault_result(sub, execution, fault: GraderFault, rubric: Rubric, options: Options, dataset, timings: dict,
+                 started: float) -> GradeResult:
+    """A grading the grader itself failed: grader_error with the reason, 0 points and no check
+    credited or charged, no fingerprint (a rerun grades it again), and a report that says the
+    grader failed, not the student. Written like any result."""
+    exec_info = {"status": execution.status, "message": execution.message, "duration_s": execution.duration_s}
+    result = error_result(sub.student, sub.display_name, GradeStatus.GRADER_ERROR, fault.reason, rubric,
+                          sandbox=execution.sandbox.to_json(), execution=exec_info, data=data_info(dataset),
+                          timings={**timings, "total": time.monotonic() - started}, sha256=sub.sha256,
+                          grader_fault=fault.to_json(), identity=sub.identity)
+    report.write_result(result, None, rubric, options.out, options.lang)
+    return result
+
+
+__all__ = ["grade", "finish", "fault_result", "load_rubric", "Options", "GradeResult", "error_result", "fingerprint", "data_info",
            "memo_settings", "start_references"]

@@ -209,6 +209,11 @@ class Rubric:
     def with_protocol(self, **changes) -> "Rubric":
         return replace(self, protocol=replace(self.protocol, **changes))
 
+    def with_limits(self, **changes) -> "Rubric":
+        """The same rubric under other sandbox limits, for one run (a Gradescope bundle fits its
+        budget inside Gradescope's timeout); the teacher's file is left as it is."""
+        return replace(self, limits=replace(self.limits, **changes))
+
     def facts(self) -> dict:
         """The class facts that titles, explanations and fixes quote, derived from this rubric."""
         hw, ex1 = self.homework, self.exercise1

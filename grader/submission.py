@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 
 from .errors import SubmissionError, UsageError
+from .identity import Identity
 from .messages import msg
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -26,6 +27,7 @@ class Submission:
     sha256: str
     kind: str  # "ipynb" | "py"
     source: bytes
+    identity: Identity | None = None  # whose it is: load() always sets it (a batch's from discovery)
 
 
 def student_id(stem: str) -> str:
@@ -35,8 +37,11 @@ def student_id(stem: str) -> str:
     return safe[:80]
 
 
-def load(path: str | Path, student: str | None = None) -> Submission:
-    """Read and validate the file; raises UsageError (no such file) or SubmissionError."""
+def load(path: str | Path, student: str | None = None, identity: Identity | None = None) -> Submission:
+    """Read and validate the file; raises UsageError (no such file) or SubmissionError.
+
+    `identity` (a batch's, from discovery) names the person; without it the file's name does
+    (`José Pérez.ipynb` is student `Jose_Perez`, display name "José Pérez", lms "")."""
     path = Path(path)
     if not path.exists():
         raise UsageError(msg("submission.no_such_file", path=str(path)), hint=msg("submission.no_such_file_hint"))
@@ -56,7 +61,17 @@ def load(path: str | Path, student: str | None = None) -> Submission:
         raise SubmissionError(msg("submission.empty"), hint=msg("submission.hand_in_solution"))
     if kind == "ipynb":
         notebook(source)
-    return Submission(path.resolve(), student_id(stem), stem, hashlib.sha256(source).hexdigest(), kind, source)
+    who = identity or plain_identity(path, student)
+    return Submission(path.resolve(), student_id(stem), who.display_name, hashlib.sha256(source).hexdigest(), kind, source,
+                      who)
+
+
+def plain_identity(path: str | Path, student: str | None = None) -> Identity:
+    """The identity of a file graded on its own: its name is the person (NFC, so an NFD name
+    from a Mac reads as typed), no LMS."""
+    path = Path(path)
+    stem = unicodedata.normalize("NFC", student or path.stem)
+    return Identity(student_id(stem), stem, source_name=unicodedata.normalize("NFC", path.name))
 
 
 def notebook(source: bytes) -> nbformat.NotebookNode:
@@ -82,4 +97,4 @@ def notebook(source: bytes) -> nbformat.NotebookNode:
     return nb
 
 
-__all__ = ["Submission", "load", "student_id", "notebook", "KINDS", "MAX_BYTES"]
+__all__ = ["Submission", "load", "plain_identity", "student_id", "notebook", "KINDS", "MAX_BYTES"]

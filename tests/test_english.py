@@ -27,7 +27,7 @@ HOSTILE = {
 
 def grader_written(saved: dict) -> str:
     """result.json without the fields that hold the student's own text (cell sources, tracebacks)."""
-    saved = dict(saved, display_name="", student="")
+    saved = dict(saved, display_name="", student="", identity={})  # identity: the student's own names again
     saved["execution"] = {k: v for k, v in saved["execution"].items() if k != "cells"}
     return json.dumps(saved, ensure_ascii=False)
 

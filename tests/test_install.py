@@ -75,3 +75,52 @@ def test_installed_grader_grades_from_another_folder(installed, subset, tmp_path
                            capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads((tmp_path / "o2" / "ana" / "result.json").read_text())["max_score"] == 36 - 2
+
+
+HIDDEN = ("tensorflow", "tf_keras", "keras", "tensorboard", "grader", "__editable__")  # name prefixes, any case
+
+
+@pytest.fixture(scope="module")
+def installed_without_tensorflow(installed, tmp_path_factory):
+    """The same wheel in a venv whose dependencies are the project's minus TensorFlow and Keras:
+    a folder of symlinks to every entry of the project's site-packages except theirs (modules and
+    metadata alike), so neither an import nor `importlib.metadata` finds them."""
+    wheel, _, _ = installed
+    base = tmp_path_factory.mktemp("install-no-tf")
+    deps = base / "deps"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(HIDDEN) and not entry.name.endswith(".pth"):
+            (deps / entry.name).symlink_to(entry)
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    (site / "project-deps.pth").write_text(f"{deps}\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", "-q",
+                    str(wheel)], check=True, capture_output=True, text=True, timeout=600)
+    return venv
+
+
+def test_a_plain_install_without_tensorflow_refuses_to_grade(installed_without_tensorflow, subset, tmp_path):
+    """`pip install .` without the extra "teacher": every `grade` stops before anyone is graded,
+    says what is missing and the one command that fixes it, exits 5 and writes nothing."""
+    venv = installed_without_tensorflow
+    absent = subprocess.run([str(venv / "bin" / "python"), "-c",
+                             "import importlib.util as u, importlib.metadata as m, grader\n"
+                             "print(u.find_spec('tensorflow'), u.find_spec('keras'), m.requires('grader'))"],
+                            capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert absent.startswith("None None [") and "tensorflow-cpu==2.21.*" in absent  # the pin still in the metadata
+    path = notebook(tmp_path / "ana.ipynb", "import keras", "ex1_var_theory = 2 / 912")
+    klass = tmp_path / "clase"
+    klass.mkdir()
+    notebook(klass / "bea.ipynb", "import keras")
+    for target in (path, klass):
+        out = tmp_path / f"out-{target.stem}"
+        done = subprocess.run([str(venv / "bin" / "grade"), str(target), "--out", str(out), "--lang", "en",
+                               "--data-dir", str(subset.folder), "--no-cache"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert done.returncode == 5, (done.returncode, done.stderr[-2000:])
+        assert "cannot grade here (no result was written)" in done.stderr and "has no TensorFlow" in done.stderr
+        assert 'pip install "tensorflow-cpu==2.21.*"' in done.stderr and "Traceback" not in done.stderr
+        assert not out.exists() or not any(out.rglob("*")), sorted(out.rglob("*"))

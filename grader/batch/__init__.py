@@ -6,7 +6,14 @@ which becomes a grader_error result (and is regraded on the next run). A rerun s
 submission whose result.json carries the same fingerprint (content, rubric, protocol, grader
 version, options). At the end the class files are rebuilt from the per-student results.
 
-    discover.py     which files are submissions (Entry, discover)
+A result the grader's environment failed on (a grader_fault of kind "environment", confirmed by
+grader/readiness.py's probe) stops the batch: nothing new starts, the running workers stop
+without a result (so they are graded next run), the class files are rebuilt from what was
+written, and NotReady (exit 5) says why and the fix. A grader_error is never "unchanged".
+
+    discover.py     which files are submissions, and whose (Entry, discover)
+    lms_download.py a Canvas or Moodle download's names, read
+    unzip.py        an LMS download zip, unpacked as untrusted input
     worker.py       the per-submission process
     progress.py     the progress lines
     class_files.py  gradebook.csv, results.jsonl, index.html
@@ -27,7 +34,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import NotReady, OutputError
 from ..kinds import GradeStatus
 from ..messages import Joined, Message, msg, render
 from .. import data as data_module
@@ -37,6 +44,8 @@ from ..rubric import Rubric
 from .class_files import write_class_files
 from .discover import Entry, discover
 from .progress import Progress
+from .unzip import is_zip, unpack_download
+from ..readiness import BATCH_STOPPING
 
 WORKER_MEMORY_GB = 1.5  # kernel + retraining worker, resident, per submission
 
@@ -65,12 +74,15 @@ def _unchanged(entry: Entry, rubric: Rubric, options: Options) -> bool:
     previous = _previous(options.out, entry.student)
     if entry.path is None or not previous or not previous.get("fingerprint"):
         return False
+    if previous.get("status") == GradeStatus.GRADER_ERROR or previous.get("grader_fault"):
+        return False  # the grader failed on it: graded again, whatever its fingerprint says
     sha = hashlib.sha256(entry.path.read_bytes()).hexdigest()
     return previous["fingerprint"] == fingerprint(sha, rubric, options)
 
 
 def write_error(entry: Entry, status: GradeStatus, message, rubric: Rubric, options: Options) -> None:
-    result = error_result(entry.student, entry.path.stem if entry.path else entry.student, status, message, rubric)
+    who = entry.who  # the person and their LMS ids: an error result is uploaded and matched like any other
+    result = error_result(entry.student, who.display_name, status, message, rubric, identity=who)
     write_result(result, None, rubric, options.out, options.lang)
 
 
@@ -104,13 +116,24 @@ class BatchPlan:
 
 def plan_batch(folder: Path, rubric: Rubric, options: Options, force: bool = False, stream=sys.stderr,
                lang: str | None = None) -> BatchPlan:
-    """Discover, say what is skipped, find what is unchanged (`lang`: the terminal's)."""
+    """Discover, say what is skipped, find what is unchanged (`lang`: the terminal's). `folder`
+    may be an LMS download zip: it is unpacked (member by member, refusals said) into
+    OUT/.download/<zip stem>/ and graded as that folder."""
     say_lang = lang or options.lang
 
     def say(line) -> None:
         print(f"  {render(line, say_lang)}", file=stream, flush=True)
 
+    refused: list = []
+    if is_zip(folder):
+        unpacked = unpack_download(folder, options.out)
+        say(msg("zip.unpacked", archive=Path(folder).name, n=unpacked.written, folder=str(unpacked.folder)))
+        folder, refused = unpacked.folder, list(unpacked.refused)
     entries, skipped = discover(folder, rubric.contract.get("batch_ignore", []))
+    skipped = refused + skipped
+    lms = sorted({e.who.lms for e in entries if e.who.lms})
+    for name in lms:
+        say(msg("batch.lms_detected", lms=name.capitalize(), n=sum(e.who.lms == name for e in entries)))
     for note in skipped:
         say(msg("batch.skipped", note=note))
     reused = [] if force else [e.student for e in entries if _unchanged(e, rubric, options)]
@@ -153,6 +176,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
     reported: set[str] = set()
     running: dict[str, tuple[subprocess.Popen, float, Entry]] = {}
     pending = list(todo)
+    halted: tuple[str, str] | None = None  # (student, reason): the grader's environment failed
 
     def reader(student: str, process: subprocess.Popen) -> None:
         for line in process.stdout:
@@ -172,7 +196,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                     continue
                 process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-                process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, worker_options))
+                process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, worker_options, entry.who))
                 process.stdin.close()
                 running[entry.student] = (process, time.monotonic(), entry)
                 threading.Thread(target=reader, args=(entry.student, process), daemon=True).start()
@@ -180,6 +204,8 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             if not running:
                 continue
             student, message = events.get()
+            if student not in running:  # a worker stopped with the batch: its end is no news
+                continue
             process, began, entry = running[student]
             if "stage" in message:
                 progress.update(student, str(message["stage"]), str(message.get("detail", "")))
@@ -188,6 +214,15 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                 done = message["done"]
                 progress.finish(student, f"{student}: {done['score']:g}/{done['max_score']:g} ({done['status']})",
                                 time.monotonic() - began)
+                if done.get("fault") in BATCH_STOPPING and halted is None:
+                    # every other submission would hit it too: none starts, the running ones stop
+                    # without a result (so they are graded again), the results written stay
+                    halted = (student, str(done.get("reason") or ""))
+                    pending.clear()
+                    others = [s for s in running if s != student]
+                    stop_workers([running[s][0] for s in others])
+                    for other in others:
+                        del running[other]
             elif "fatal" in message:
                 for other, (proc, _, _) in running.items():
                     if other != student:
@@ -214,8 +249,13 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             references.stop()
         raise
     if references is not None:
+        if halted is not None:
+            references.stop()
         references.join()
-    return finish_batch(plan, rubric, options)
+    summary = finish_batch(plan, rubric, options)
+    if halted is not None:
+        raise NotReady(msg("batch.stopped_environment", student=halted[0], reason=halted[1]))
+    return summary
 
 
 def summary_lines(summary: dict, out: Path, lang: str) -> list[str]:

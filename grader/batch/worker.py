@@ -1,8 +1,8 @@
 """One submission, graded in its own process: `python -m grader.batch.worker`.
 
-Reads one JSON object on stdin ({"path", "student", "rubric", "protocol", "options"}, the
+Reads one JSON object on stdin ({"path", "student", "rubric", "protocol", "options", "identity"}, the
 options as `Options.to_json()`), writes JSON lines on stdout: {"stage", "detail"} as it goes,
-then {"done": {score, max_score, status}}, {"error": text} (this student's grader failure) or
+then {"done": {score, max_score, status, fault, reason}} (fault: the grader_fault's kind, or None), {"error": text} (this student's grader failure) or
 {"fatal": text} (the output disk: the parent stops the batch). JSON both ways, never pickle:
 the parent trusts nothing from a process that ran next to a student's code.
 """
@@ -16,13 +16,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import GraderError, Interrupted, OutputError
+from ..identity import Identity
+from ..messages import render
 from ..pipeline import Options, grade, load_rubric
 
 
-def job(path: Path, student: str, rubric_path: Path | None, rubric, options: Options) -> str:
-    """The stdin payload for one submission (the parent's half of the protocol)."""
+def job(path: Path, student: str, rubric_path: Path | None, rubric, options: Options,
+        identity: Identity | None = None) -> str:
+    """The stdin payload for one submission (the parent's half of the protocol); `identity`
+    (discovery's: the person's name and LMS ids) travels as plain JSON into the result."""
     return json.dumps({"path": str(path), "student": student, "rubric": str(rubric_path) if rubric_path else None,
-                       "protocol": rubric.protocol.to_json(), "options": replace(options, quiet=True).to_json()})
+                       "protocol": rubric.protocol.to_json(), "options": replace(options, quiet=True).to_json(),
+                       "identity": identity.to_json() if identity is not None else None}, ensure_ascii=False)
 
 
 def _emit(**message) -> None:
@@ -43,7 +48,9 @@ def main() -> int:
         _emit(stage=stage, detail=detail)
 
     try:
-        result = grade(Path(payload["path"]), rubric, options, payload["student"], on_stage)
+        identity = (Identity.from_json(payload["identity"], payload["student"])
+                    if isinstance(payload.get("identity"), dict) else None)
+        result = grade(Path(payload["path"]), rubric, options, payload["student"], on_stage, identity=identity)
     except KeyboardInterrupt:
         return 130
     except OutputError as exc:
@@ -55,7 +62,9 @@ def main() -> int:
     except Exception as exc:  # reported to the parent as this student's error, never a batch stop
         _emit(error=f"{type(exc).__name__}: {exc}")
         return 1
-    _emit(done={"score": result.score, "max_score": result.max_score, "status": str(result.status)})
+    _emit(done={"score": result.score, "max_score": result.max_score, "status": str(result.status),
+                "fault": result.grader_fault.get("kind"), "reason": render(result.message, options.lang)
+                if result.grader_fault else ""})
     return 0
 
 

@@ -193,7 +193,7 @@ def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec
             # the fingerprint (content, rubric, protocol, version, options): two clients grading
             # the same file the same way may share a task, never one graded another way
             task_key = f"grader-grade-{entry.student}-{fingerprint(hashlib.sha256(content).hexdigest(), rubric, options)[:20]}"
-            future = client.submit(grade_task, job(entry.path, entry.student, None, rubric, worker_options),
+            future = client.submit(grade_task, job(entry.path, entry.student, None, rubric, worker_options, entry.who),
                                    entry.path.name, content, rubric_text, bundle, *references, key=task_key,
                                    resources={GRADE: 1}, pure=False)
             futures[future] = entry

@@ -11,6 +11,10 @@ the client's store already holds and the memo entries of the protocol's referenc
 sandbox is served those fits read-only by exact key, as locally. The task returns plain data:
 the report and result.json as text, the runs and memo entries that appeared in the scratch store
 while it ran (for the client's store), and which worker did it.
+
+The job text is the local batch's (`batch.worker.job`), identity included: the worker's
+result.json names the student's LMS, LMS user id and late mark exactly as a local run does,
+although the file is graded here under a scratch path.
 """
 
 from __future__ import annotations

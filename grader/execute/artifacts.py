@@ -40,12 +40,47 @@ def install(sandbox, contract_path: Path, memo_config: dict | None = None) -> No
     (shim / "__init__.py").write_text(SHIM)
 
 
+# Before the student's first line, nothing of theirs has run: the packages the grader provides
+# must be findable and readable by the sandbox's user. Looking them up costs milliseconds (a
+# notebook that never imports Keras still pays nothing for it); what is wrong goes, as one
+# line, to the process's own stderr (the kernel log), where grader/readiness.py reads it as a
+# suspicion that its probe, outside the student's reach, confirms or not.
+ENVIRONMENT_CHECK = (
+    "def _grader_environment(packages, mark):\n"
+    "    import importlib.util, json, os, sys\n"
+    "    faults = []\n"
+    "    for name in packages:\n"
+    "        try:\n"
+    "            spec = importlib.util.find_spec(name)\n"
+    "        except BaseException as exc:\n"
+    "            faults.append([name, f'{type(exc).__name__}: {exc}'[:300]])\n"
+    "            continue\n"
+    "        if spec is None:\n"
+    "            faults.append([name, 'not installed'])\n"
+    "        elif spec.origin and os.path.exists(spec.origin) and not os.access(spec.origin, os.R_OK):\n"
+    "            faults.append([name, f'cannot read {spec.origin}'])\n"
+    "    if faults:\n"
+    "        print(mark + json.dumps(faults), file=sys.__stderr__ or sys.stderr, flush=True)\n")
+PROVIDED_PACKAGES = ("numpy", "tensorflow", "keras")  # grader/readiness.py: PROVIDED
+ENVIRONMENT_MARK = "grader-environment: "  # grader/readiness.py: ENV_MARK
+
+
+def environment_check() -> str:
+    """Python source that says, on the process's stderr, which provided package is missing or
+    unreadable (nothing when all are there). It leaves no name behind."""
+    return (f"_grader_ns = {{'__name__': 'grader_environment'}}\n"
+            f"exec({ENVIRONMENT_CHECK!r}, _grader_ns)\n"
+            f"_grader_ns['_grader_environment']({PROVIDED_PACKAGES!r}, {ENVIRONMENT_MARK!r})\n"
+            f"del _grader_ns\n")
+
+
 def memo_preamble(sandbox) -> str:
-    """Python source run before the student's first line: the grader's TensorFlow settings and
-    the `fit` wrapper, installed on import of TensorFlow/Keras (see grader/memo/fitmemo.py).
-    It leaves no name behind in the student's namespace."""
+    """Python source run before the student's first line: the check of the provided packages,
+    then the grader's TensorFlow settings and the `fit` wrapper, installed on import of
+    TensorFlow/Keras (see grader/memo/fitmemo.py). It leaves no name behind in the student's
+    namespace."""
     inp = sandbox.input_path
-    return (f"_grader_ns = {{'__name__': 'grader_memo'}}\n"
+    return environment_check() + (f"_grader_ns = {{'__name__': 'grader_memo'}}\n"
             f"exec(compile(open({inp + '/fitmemo.py'!r}).read(), 'grader-memo', 'exec'), _grader_ns)\n"
             f"_grader_ns['install'](__import__('json').load(open({inp + '/memo.json'!r})))\n"
             f"del _grader_ns\n")
@@ -91,5 +126,6 @@ def copy_out(source: Path, dest: Path) -> Path | None:
     return dest if (dest / "manifest.json").exists() else None
 
 
-__all__ = ["install", "launcher", "copy_out", "HARVEST_SOURCE", "SHIM", "ARTIFACT_NAME", "MAX_ARTIFACT_FILE",
+__all__ = ["install", "launcher", "environment_check", "memo_preamble", "ENVIRONMENT_MARK",
+           "PROVIDED_PACKAGES", "copy_out", "HARVEST_SOURCE", "SHIM", "ARTIFACT_NAME", "MAX_ARTIFACT_FILE",
            "MAX_ARTIFACTS_TOTAL"]

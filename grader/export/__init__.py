@@ -6,17 +6,22 @@ grades it hands over are exactly the ones in the reports. Everyone it could not 
 why, is said on the terminal and written beside the export (`<format>-problems.txt`):
 
     results.py     result.json → StudentResult, or BrokenResult (one bad file stops no one else)
-    roster.py      the roster CSV, and the matching of roster rows to results, both ways
+    lms_files.py   a CSV as Excel or the LMS saved it (encoding, separator), and formula-safe cells
+    roster.py      the roster (Canvas' gradebook export, Moodle's worksheet or grade export, the
+                   plain form), and the one matching rule of roster rows to submissions
     summary.py     the report's summary as a feedback paragraph (text or Markdown)
-    canvas.py      Canvas' gradebook import CSV
-    moodle.py      Moodle's grade import CSV (never a feedback without its grade)
-    gradescope.py  Gradescope's results.json
+    canvas.py      Canvas' gradebook import CSV (by Canvas ID; no blank cells)
+    moodle.py      Moodle's grading worksheet and feedback zip, and its gradebook import CSV
+    gradescope.py  Gradescope's results.json (the same file run_autograder writes)
     bundle.py      the autograder zip (setup.sh, run_autograder, the project)
     autograder.py  what run_autograder runs inside Gradescope's container
 
-A grade is blank, not 0, when there is nothing to grade: a rostered student with no submission
-(0 with `--missing-zero`), and a result the grader itself failed on (`grader_error`, or a
-result.json that cannot be read): those are the grader's problem, so no flag turns them into 0.
+No grade is exported (the LMS keeps what it has) when there is nothing to grade: a rostered
+student with no submission (0 with `--missing-zero`, and only when no unmatched submission could
+be theirs), and a result the grader itself failed on (`grader_error`, or a result.json that
+cannot be read): those are the grader's problem, so no flag turns them into 0. A roster and a
+folder that disagree (a submission without its row, a row or submission with several
+candidates) stop the export before anything is written, unless `--allow-unmatched`.
 """
 
 from __future__ import annotations
@@ -25,16 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import OutputError, UsageError
-from ..messages import Message, msg, render
-from .canvas import canvas_csv, identified
+from ..messages import Joined, Message, msg, render
+from .canvas import canvas_csv, identified, roster_assignment
 from .gradescope import VISIBILITIES, results_json
-from .moodle import IDENTIFIERS, moodle_csv
-from .results import BrokenResult, GradedFolder, StudentResult, load_folder
-from .roster import COLUMNS, Matching, Roster, implicit_roster, load_roster, match
-from .summary import feedback_text
+from .moodle import IDENTIFIERS, feedback_zip, moodle_csv, participant, worksheet_csv
+from .results import NOT_GRADABLE, BrokenResult, GradedFolder, StudentResult, load_folder
+from .roster import COLUMNS, Doubt, Entry, Matching, Roster, implicit_roster, load_roster, match
+from .summary import feedback_text, points
 
 FORMATS = ("canvas", "moodle", "gradescope")
-NOT_GRADABLE = ("grader_error",)  # the grader failed, not the student: regrade, never export a 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class ExportRequest:
     visibility: str = "visible"
     lang: str = "es"
     points_possible: float | None = None  # default: the rubric's total
+    allow_unmatched: bool = False  # export what matched even when some rows or submissions did not
 
     def output_folder(self) -> Path:
         return Path(self.out) if self.out else Path(self.folder) / "lms"
@@ -70,12 +75,16 @@ class ExportSummary:
     broken: tuple[BrokenResult, ...] = field(default=())
 
 
-def _grade(result: StudentResult | None, missing_zero: bool) -> float | None:
-    if result is None:
-        return 0.0 if missing_zero else None
-    if result.status in NOT_GRADABLE:
+def _grade(entry: Entry, missing_zero: bool, plausible: frozenset) -> float | None:
+    """None: nothing is exported for this row. 0 for "no submission" only when no submission
+    matched under any rule and no unmatched submission could be theirs."""
+    if entry.broken is not None:
         return None
-    return result.score
+    if entry.result is None:
+        return 0.0 if missing_zero and entry.row.key not in plausible else None
+    if entry.result.status in NOT_GRADABLE:
+        return None
+    return entry.result.score
 
 
 def _write(path: Path, content: str) -> None:
@@ -94,73 +103,126 @@ def _validate(request: ExportRequest) -> None:
         raise UsageError(msg("export.unknown_moodle_id", found=request.moodle_id, allowed=", ".join(IDENTIFIERS)))
     if request.visibility not in VISIBILITIES:
         raise UsageError(msg("export.unknown_visibility", found=request.visibility, allowed=", ".join(VISIBILITIES)))
-    if request.to == "moodle" and request.roster is None and request.moodle_id == "email":
-        raise UsageError(msg("export.moodle_needs_roster"), hint=msg("export.moodle_needs_roster_hint"))
+
+
+DOUBT_KEYS = {"row_none": "export.doubt_row_none", "row_several": "export.doubt_row_several",
+              "submission_none": "export.doubt_submission_none",
+              "submission_several": "export.doubt_submission_several"}
+
+
+def doubt_message(doubt: Doubt) -> Message:
+    near = ", ".join(doubt.candidates) if doubt.candidates else "—"
+    return msg(DOUBT_KEYS[doubt.kind], who=doubt.who, line=doubt.line, candidates=near)
+
+
+def _stop_if_unmatched(matching: Matching, request: ExportRequest) -> None:
+    """A roster and a folder that disagree stop the export: exporting what matched would put
+    someone's work down as missing (or, with --missing-zero, as 0)."""
+    blocking = matching.blocking
+    if blocking and not request.allow_unmatched:
+        raise UsageError(msg("export.unmatched_stop", n=len(blocking),
+                             listing=Joined([doubt_message(d) for d in blocking], sep="\n    ")),
+                         hint=msg("export.unmatched_hint"))
 
 
 def export(request: ExportRequest, rubric=None) -> ExportSummary:
     """Write one LMS's files for a graded folder. Raises UsageError for input that cannot be
-    exported at all (not a graded folder, a bad roster); anything per student is a problem line."""
+    exported at all (not a graded folder, a bad roster, a roster that does not match the folder);
+    anything per student is a problem line."""
     _validate(request)
     graded: GradedFolder = load_folder(Path(request.folder))
-    roster: Roster = load_roster(request.roster) if request.roster else implicit_roster(graded.results)
-    if request.roster is None:  # a broken result still has a row: its student must not vanish
-        known = {row.student for row in roster.rows}
-        extra = [b for b in graded.broken if b.student not in known]
-        if extra:
-            from .roster import RosterRow
-            roster = Roster(tuple(sorted([*roster.rows, *(RosterRow(b.student) for b in extra)],
-                                         key=lambda r: r.student)), None)
-    matching = match(roster, graded.results)
+    if request.to == "moodle" and request.roster is None and request.moodle_id == "email" \
+            and not any(r.identity.lms == "moodle" and r.identity.lms_user_id for r in graded.results):
+        raise UsageError(msg("export.moodle_needs_roster"), hint=msg("export.moodle_needs_roster_hint"))
+    roster: Roster = load_roster(request.roster) if request.roster else implicit_roster(graded.results, graded.broken)
+    matching = match(roster, graded.results, graded.broken)
+    _stop_if_unmatched(matching, request)
     implicit = roster.path is None
     out = request.output_folder()
     lang = request.lang
-    broken_ids = {b.student for b in graded.broken}
-    grades = {e.row.student: _grade(e.result, request.missing_zero and e.row.student not in broken_ids)
-              for e in matching.entries}
+    grades = {e.row.key: _grade(e, request.missing_zero, matching.plausible) for e in matching.entries}
     problems: list[Message] = []
     for item in graded.broken:
         problems.append(msg("export.problem_broken", student=item.student, path=str(item.path), reason=item.reason))
     for result in matching.unrostered:
         problems.append(msg("export.problem_unrostered", student=result.student, score=result.score,
                             max_score=result.max_score))
-    absent_key = ("export.problem_absent_zero" if request.missing_zero
-                  else "export.problem_absent_moodle" if request.to == "moodle" else "export.problem_absent")
+    for doubt in matching.doubts:
+        if doubt.kind != "row_none" or doubt.candidates:
+            problems.append(doubt_message(doubt))
+    absent_key = "export.problem_absent_zero" if request.missing_zero else "export.problem_absent"
     for row in matching.absent:
-        if row.student not in broken_ids:
-            problems.append(msg(absent_key, student=row.student, name=row.name or row.student))
+        key = "export.problem_absent_maybe" if row.key in matching.plausible else absent_key
+        problems.append(msg(key, student=row.label, name=row.name or row.label))
     for entry in matching.entries:
         if entry.result is not None and entry.result.status in NOT_GRADABLE:
-            problems.append(msg("export.problem_grader_error", student=entry.row.student, message=entry.result.message))
+            problems.append(msg("export.problem_grader_error", student=entry.row.label, message=entry.result.message))
     files: list[Path] = []
+    points_possible = request.points_possible if request.points_possible is not None else _points_possible(rubric, graded)
     if request.to == "canvas":
-        points_possible = request.points_possible if request.points_possible is not None else _points_possible(rubric, graded)
         for entry in matching.entries:
-            if not identified(entry.row, implicit):
-                problems.append(msg("export.problem_no_canvas_id", student=entry.row.student))
+            if grades.get(entry.row.key) is not None and not identified(entry, implicit):
+                problems.append(msg("export.problem_no_canvas_id", student=entry.row.label))
         assignment = request.assignment or Path(request.folder).resolve().name
+        assignment_id = request.assignment_id
+        existing = roster_assignment(roster, assignment)
+        if existing is not None and not assignment_id:
+            assignment_id = existing.id
+        if existing is not None and existing.id == assignment_id and existing.points_possible:
+            try:
+                theirs = float(existing.points_possible)
+            except ValueError:
+                theirs = None
+            if theirs is not None and abs(theirs - points_possible) > 1e-9:
+                problems.append(msg("export.problem_canvas_points", assignment=assignment, canvas=points(theirs),
+                                    ours=points(points_possible)))
         path = out / "canvas.csv"
-        _write(path, canvas_csv(matching, grades, assignment, request.assignment_id, points_possible, implicit))
-        files.append(path)
-        exported = sum(1 for e in matching.entries if grades.get(e.row.student) is not None)
-    elif request.to == "moodle":
-        feedback = {e.row.student: (feedback_text(e.result, lang) if e.result is not None
-                                    else render(msg("export.feedback_no_submission"), lang))
-                    for e in matching.entries if grades.get(e.row.student) is not None}
-        content, written, no_identifier = moodle_csv(matching, grades, feedback, request.moodle_id, implicit)
-        for student in no_identifier:
-            problems.append(msg("export.problem_no_moodle_id", student=student, field=request.moodle_id))
-        path = out / "moodle.csv"
+        content, left_out = canvas_csv(matching, grades, assignment, assignment_id, points_possible, implicit)
+        if left_out:
+            problems.append(msg("export.problem_canvas_left_out", n=len(left_out),
+                                students=", ".join(e.row.label for e in left_out)))
         _write(path, content)
         files.append(path)
-        exported = written
+        exported = sum(1 for e in matching.entries if grades.get(e.row.key) is not None)
+    elif request.to == "moodle":
+        feedback = {e.row.key: (feedback_text(e.result, lang) if e.result is not None
+                                else render(msg("export.feedback_no_submission"), lang))
+                    for e in matching.entries if grades.get(e.row.key) is not None}
+        exported = 0
+        knows_participants = any(participant(e) for e in matching.entries)
+        if knows_participants:
+            locked = [e for e in matching.entries if e.row.can_change.strip().casefold() == "no"
+                      and grades.get(e.row.key) is not None]
+            for entry in locked:
+                problems.append(msg("export.problem_moodle_locked", student=entry.row.label))
+            open_grades = {k: (None if any(e.row.key == k for e in locked) else v) for k, v in grades.items()}
+            content, written, unknown = worksheet_csv(matching, open_grades, feedback, points_possible)
+            for entry in unknown:
+                problems.append(msg("export.problem_no_participant", student=entry.row.label))
+            path = out / "moodle-worksheet.csv"
+            _write(path, content)
+            files.append(path)
+            zip_path = out / "moodle-feedback.zip"
+            count, missing = feedback_zip(zip_path, [e for e in written if e.result is not None])
+            for entry in missing:
+                problems.append(msg("export.problem_no_report", student=entry.row.label))
+            files.append(zip_path)
+            exported = len(written)
+        if not knows_participants or any(getattr(e.row, request.moodle_id) for e in matching.entries):
+            content, written_csv, no_identifier = moodle_csv(matching, grades, feedback, request.moodle_id, implicit)
+            for student in no_identifier:
+                problems.append(msg("export.problem_no_moodle_id", student=student, field=request.moodle_id))
+            path = out / "moodle.csv"
+            _write(path, content)
+            files.append(path)
+            exported = max(exported, written_csv)
     else:
         import json
 
         for entry in matching.entries:
             if entry.result is None:
                 continue
-            path = out / "gradescope" / entry.row.student / "results.json"
+            path = out / "gradescope" / entry.result.student / "results.json"
             _write(path, json.dumps(results_json(entry.result, lang, request.visibility), indent=1, ensure_ascii=False))
             files.append(path)
         exported = len(files)
@@ -189,5 +251,5 @@ def summary_lines(summary: ExportSummary, lang: str) -> list[str]:
     return lines
 
 
-__all__ = ["export", "ExportRequest", "ExportSummary", "summary_lines", "FORMATS", "COLUMNS", "load_folder",
+__all__ = ["NOT_GRADABLE", "export", "ExportRequest", "ExportSummary", "summary_lines", "FORMATS", "COLUMNS", "load_folder",
            "load_roster", "match", "results_json", "canvas_csv", "moodle_csv", "feedback_text"]

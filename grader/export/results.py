@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from ..identity import Identity
 from ..messages import Message, msg
 
+NOT_GRADABLE = ("grader_error",)  # the grader failed, not the student: regrade, never a score
 MAX_RESULT_BYTES = 20 * 1024 * 1024  # a result.json is 50–500 KB; anything far larger is not one of ours
 
 
@@ -46,6 +48,9 @@ class StudentResult:
     execution_s: float
     sandbox_level: str
     path: Path
+    # who the submission belongs to, as the grading recorded it (an LMS download carries the LMS
+    # and its user id); an older result.json without `identity` gets the plain student id
+    identity: Identity = Identity("", "")
 
 
 @dataclass(frozen=True)
@@ -96,11 +101,16 @@ def parse_result(raw, path: Path) -> StudentResult:
     status = raw.get("status")
     if not isinstance(status, str) or not status:
         raise ValueError("status")
-    return StudentResult(student, _text(raw.get("display_name")) or student, status,
+    display_name = _text(raw.get("display_name")) or student
+    identity = Identity.from_json(raw.get("identity"), student, display_name)
+    if identity.student != student:  # the file's own student id is the one graded; never two ids
+        identity = Identity(student, identity.display_name, identity.lms, identity.lms_user_id, identity.late,
+                            identity.source_name)
+    return StudentResult(student, display_name, status,
                          _number(raw.get("score"), "score"), _number(raw.get("max_score"), "max_score"), tuple(checks),
                          _text(raw.get("message")),
                          float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0,
-                         _text(sandbox.get("level")), path)
+                         _text(sandbox.get("level")), path, identity)
 
 
 def read_result(path: Path) -> StudentResult | BrokenResult:
@@ -138,4 +148,4 @@ def load_folder(folder: Path) -> GradedFolder:
     return GradedFolder(folder, tuple(results), tuple(broken))
 
 
-__all__ = ["CheckLine", "StudentResult", "BrokenResult", "GradedFolder", "load_folder", "read_result", "parse_result"]
+__all__ = ["NOT_GRADABLE", "CheckLine", "StudentResult", "BrokenResult", "GradedFolder", "load_folder", "read_result", "parse_result"]

@@ -5,7 +5,7 @@ report's language); the few words added here follow the export's `lang`."""
 from __future__ import annotations
 
 from ..messages import Message, msg, render
-from .results import StudentResult
+from .results import NOT_GRADABLE, StudentResult
 
 FEEDBACK_MAX = 4000  # Moodle keeps feedback as text; a class-sized CSV stays readable
 
@@ -16,6 +16,8 @@ def points(value: float) -> str:
 
 
 def _status_line(result: StudentResult) -> Message:
+    if result.status in NOT_GRADABLE:  # its 0 is not a score: never print it as one
+        return msg("export.summary_no_score", max_score=points(result.max_score), status=result.status)
     return msg("export.summary_score", score=points(result.score), max_score=points(result.max_score), status=result.status)
 
 
@@ -25,17 +27,34 @@ def to_fix(result: StudentResult) -> list:
             if c.status == "error" or (c.status in ("fail", "warn") and c.points < c.max_points)]
 
 
+def skipped(result: StudentResult) -> list:
+    """The items that were not graded (an optional name not defined): never shown as passed."""
+    return [c for c in result.checks if c.status == "skipped"]
+
+
+def verdict(result: StudentResult) -> Message:
+    """The closing sentence. "Every check passed" only when checks ran and none lost points:
+    a result the grader failed on, or one with nothing graded, must never read as all fine."""
+    if result.status in NOT_GRADABLE:
+        return msg("export.summary_grader_error")
+    if not any(c.status != "skipped" for c in result.checks):
+        return msg("export.summary_nothing_checked")
+    return msg("export.summary_all_passed")
+
+
 def feedback_text(result: StudentResult, lang: str) -> str:
     """One plain-text paragraph: the score, the run's message, then each check to fix."""
     parts = [render(_status_line(result), lang)]
     if result.message:
         parts.append(result.message)
     fixes = to_fix(result)
-    if fixes:
+    if fixes and result.status not in NOT_GRADABLE:
         parts.append(render(msg("export.summary_to_fix", n=len(fixes)), lang) + " "
                      + " | ".join(f"{c.title}: {c.message}" if c.message else c.title for c in fixes))
     else:
-        parts.append(render(msg("export.summary_all_passed"), lang))
+        parts.append(render(verdict(result), lang))
+    if skipped(result):
+        parts.append(render(msg("export.summary_not_graded", items=", ".join(c.title for c in skipped(result))), lang))
     text = " — ".join(part.replace("\r", " ").replace("\n", " ").strip() for part in parts if part)
     return text if len(text) <= FEEDBACK_MAX else text[:FEEDBACK_MAX - 1] + "…"
 
@@ -53,14 +72,17 @@ def feedback_markdown(result: StudentResult, lang: str, sandbox_note: str = "") 
     if result.message:
         lines += [_md(result.message), ""]
     fixes = to_fix(result)
-    if fixes:
+    if fixes and result.status not in NOT_GRADABLE:
         lines.append(_md(render(msg("export.summary_to_fix", n=len(fixes)), lang)))
         lines += [f"- **{_md(c.title)}** ({points(c.points)}/{points(c.max_points)}): {_md(c.message)}" for c in fixes]
     else:
-        lines.append(_md(render(msg("export.summary_all_passed"), lang)))
+        lines.append(_md(render(verdict(result), lang)))
+    if skipped(result):
+        lines += ["", _md(render(msg("export.summary_not_graded", items=", ".join(c.title for c in skipped(result))),
+                                 lang))]
     if sandbox_note:
         lines += ["", _md(sandbox_note)]
     return "\n".join(lines).strip() + "\n"
 
 
-__all__ = ["feedback_text", "feedback_markdown", "points", "to_fix", "FEEDBACK_MAX"]
+__all__ = ["feedback_text", "feedback_markdown", "points", "to_fix", "skipped", "verdict", "FEEDBACK_MAX"]

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..identity import Identity  # noqa: E402
 from ..messages import catalog, language, render, text  # noqa: E402
 from .plots import png_data_uri  # noqa: E402
 from .student import TEMPLATES, ui_texts  # noqa: E402
@@ -38,12 +39,19 @@ def summarize(results: list[dict], rubric, lang: str = "es") -> dict:
                  "symptom": rubric.mistake(code, "symptom", lang), "fix": rubric.mistake(code, "fix", lang)}
                 for code, names in sorted(who.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     statuses = Counter(str(r["status"]) for r in results)
-    rows = sorted(({"student": r["student"], "name": r.get("display_name", r["student"]), "score": r["score"],
-                    "max_score": r["max_score"], "status": str(r["status"]),
-                    "sandbox": (r.get("sandbox") or {}).get("level", "")} for r in results), key=lambda x: x["student"])
+    rows = sorted((_row(r) for r in results), key=lambda x: x["student"])
     return {"n": len(results), "scores": scores, "max_score": rubric.max_score,
             "mean": sum(scores) / len(scores) if scores else 0.0, "checks": checks, "mistakes": mistakes,
-            "statuses": dict(statuses), "rows": rows, "skipped": []}
+            "statuses": dict(statuses), "rows": rows, "skipped": [], "has_lms": any(row["lms_user_id"] for row in rows)}
+
+
+def _row(r: dict) -> dict:
+    """One student's line: the name as the source gave it, and, from an LMS download, the LMS's
+    user id and late mark (what the teacher checks against the LMS before uploading)."""
+    who = Identity.from_json(r.get("identity"), r["student"], r.get("display_name", ""))
+    return {"student": r["student"], "name": who.display_name or r["student"], "lms": who.lms,
+            "lms_user_id": who.lms_user_id, "late": who.late, "score": r["score"], "max_score": r["max_score"],
+            "status": str(r["status"]), "sandbox": (r.get("sandbox") or {}).get("level", "")}
 
 
 def histogram(scores: list[float], max_score: float, lang: str = "es") -> str | None:

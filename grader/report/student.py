@@ -353,6 +353,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
     return _env().get_template("report.html.j2").render(
         ui=ui, lang=lang, r=shown, score=result.score, max_score=result.max_score,
         status_name=ui["grade_status"].get(status, status), groups=groups, fix_first=fix_first,
+        grader_failed=status == "grader_error",  # the grader failed, not the student: nothing for them to fix
         first=first, show_noise=show_noise, has_notebook=has_notebook, points_text=lambda n: points_text(n, lang),
         cells=cells, run_message=run_message, not_run=not_run, environment=environment_lines(shown["sandbox"], lang),
         memo_lines=memo_lines(result.execution.get("memo") or {}, lang),

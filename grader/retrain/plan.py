@@ -159,7 +159,9 @@ def extra_seed_kind(desc: dict, seed: int, rubric: Rubric, trainer) -> RunKind:
 def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMode, extra_seeds: int = 0,
             progress=lambda message: None, memo_store=None, workers: int | None = None, trainer=None) -> Retraining:
     """Plan, run (or read from the cache) and group every run one submission needs (`trainer`:
-    see `run_all`)."""
+    see `run_all`). In RetrainMode.RUN a worker that cannot start or a store that cannot be read
+    raises RetrainError (the grading becomes grader_error); a self-check's cache-only run keeps
+    the reason in `Retraining.error`, which its checks explain."""
     descs, source = choose_runs(values, rubric)
     if mode == RetrainMode.OFF:
         return Retraining({}, {}, source, msg("retrain.off"))
@@ -178,6 +180,8 @@ def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMo
                                cache_only=mode == RetrainMode.CACHE_ONLY, trainer=train_batched)
     except (RetrainError, OSError) as exc:
         why: Message | str = exc.as_message() if isinstance(exc, RetrainError) else str(exc)
+        if mode == RetrainMode.RUN:  # the grader's own training failed: never the student's to pay (pipeline.finish)
+            raise RetrainError(msg("fault.retrain", why=why)) from exc
         if mode == RetrainMode.CACHE_ONLY:
             why = msg("retrain.self_check_not_cached", why=exc.message if isinstance(exc, RetrainError) else str(exc))
         return Retraining({}, {}, source, why)
