@@ -1,4 +1,4 @@
-"""How often each statistical verdict is wrong, measured (issue 3, "calibrated statistics").
+"""How often each statistical verdict is wrong, measured.
 
 Named false_alarms, not calibration: `grade calibrate` (grader/calibrate/) is another thing, how
 often the homework's accuracy criterion holds for a correct solution under the protocol.

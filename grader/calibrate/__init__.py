@@ -1,4 +1,4 @@
-"""`grade calibrate`: how often the homework's criterion holds for a correct solution (issue 15).
+"""`grade calibrate`: how often the homework's criterion holds for a correct solution.
 
     run.py        calibrate(): K seeds × the homework's initializers, calibration.json + .html, the store
     batched.py    every model of one architecture trained as one batched computation (stacked weights)

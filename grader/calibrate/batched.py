@@ -1,4 +1,4 @@
-"""Many seeds of one plain MLP, trained as one batched computation (issue 15, part 4).
+"""Many seeds of one plain MLP, trained as one batched computation.
 
 Each model keeps its own weights, stacked: kernel l is `[M, in, out]`. A training step gathers
 one batch per model (`[M, 32, 784]`), runs every model with batched matmuls, and applies the
