@@ -62,8 +62,8 @@ def test_folder_is_graded_and_resumed(klass, subset, reference_rubric, cache_dir
     statuses = {row["student"]: row["status"] for row in first["rows"]}
     assert statuses["rota"] == "invalid_submission"
     assert statuses["ana"] == "graded" and statuses["dora"] == "graded"
-    # A fork bomb always exhausts the pids cgroup (pids.events > 0) and takes the kernel down with
-    # it; a dead kernel in an exhausted pids cgroup is reported as process_limit (execute/notebook.py).
+    # A fork bomb always exhausts the pids cgroup (pids.events > 0): process_limit whether the kernel
+    # died of it or lived on past a BlockingIOError (a race; execute/__init__.py says so either way).
     assert statuses["eve_rm_-rf"] == "process_limit"
     eve = json.loads((out / "eve_rm_-rf" / "result.json").read_text())
     assert eve["sandbox"]["process_cap"] == "cgroup" and eve["score"] == 0

@@ -168,7 +168,8 @@ def comparable(out: Path) -> tuple[dict, list]:
     return results, rows
 
 
-RACY = {"eve"}  # a fork bomb: which fork fails first (a BlockingIOError in the cell, or the kernel) varies run to run
+RACY = {"eve"}  # a fork bomb: which fork fails first (a BlockingIOError in the cell, or the kernel) varies run to
+# run, so whether anything was harvested does too; its status (process_limit) and score (0) do not
 
 
 def verdicts(result: dict) -> tuple:
@@ -180,7 +181,7 @@ def assert_same(local: Path, cluster: Path) -> None:
     assert sorted(found) == sorted(expected)
     for student in expected:
         if student in RACY:
-            assert verdicts(found[student]) == verdicts(expected[student]), student
+            assert verdicts(found[student])[:2] == verdicts(expected[student])[:2], student
             continue
         assert golden_differences(expected[student], found[student]) == [], student
     assert found_rows == expected_rows

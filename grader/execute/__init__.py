@@ -57,6 +57,11 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
             status = RunStatus.TIMEOUT
             message = msg("execute.budget_reached", seconds=sandbox.limits.total_timeout_s,
                           reserve=round(sandbox.limits.harvest_reserve()))
+    if status == RunStatus.COMPLETED and sandbox.pids_exhausted():
+        # A fork bomb whose kernel survives (fork raised BlockingIOError, the kernel answered the harvest) and one
+        # that takes the kernel down are the same event: the cap was reached. Whether the kernel lived is a race.
+        status = RunStatus.PROCESS_LIMIT
+        message = msg("execute.process_limit_reached", pids=sandbox.limits.pids)
     log_text = log_path.read_text(errors="replace") if log_path.exists() else ""
     log_tail = log_text[-LOG_TAIL:]
     if sub.kind == "py":
