@@ -132,7 +132,7 @@ def test_reaching_the_process_cap_and_going_on_is_process_limit_with_the_rest_gr
     result, report = run(notebook(tmp_path / "cap.ipynb", spawn, GOOD))
     assert result.status == "process_limit"
     assert result.execution["harvested"] and cells(result)[0][0] == "ok"
-    reached = f"límite de {result.sandbox['limits']['pids']} procesos"
+    reached = f"límite de procesos e hilos ({result.sandbox['limits']['pids']})"
     assert reached in render(result.execution["message"], "es") and reached in report
     assert status_of(result, "ex1_limit") == "pass"
 
