@@ -3,14 +3,15 @@ and the exact distribution a kernel drawn from it follows.
 
 The grader never instantiates a student's initializer object; it reads the serialized config
 (plain JSON) and maps it to an `InitSpec`, then compares weights with `distribution()`.
+
+scipy is imported where a distribution is built, not here: the training worker reads initializer
+configs through this module, and scipy.stats alone is most of its start-up.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-
-from scipy import stats
 
 # Keras' constant: std of a standard normal truncated at ±2 (VarianceScaling divides by it).
 TRUNC_STD = 0.87962566103423978
@@ -180,6 +181,8 @@ def shape_family(spec: InitSpec) -> str | None:
 
 def distribution(spec: InitSpec, shape):
     """The exact scipy distribution of one weight drawn by `spec` for a kernel of `shape`."""
+    from scipy import stats
+
     family = shape_family(spec)
     var = target_variance(spec, shape)
     if family is None or var is None:

@@ -24,10 +24,10 @@ KNOWN_CHAINS = {"grader.calibrate.worker": "grader.calibrate → calibrate.store
 WORKERS = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts) for path in (ROOT / "grader").rglob("*worker.py"))
 
 
-def _loaded(statement: str) -> list[str]:
-    """The modules of the report stack that `statement` leaves in sys.modules, run in a fresh interpreter."""
+def _loaded(statement: str, among: tuple[str, ...] = REPORT_STACK) -> list[str]:
+    """The modules of `among` that `statement` leaves in sys.modules, run in a fresh interpreter."""
     program = (f"{statement}\nimport json, sys\n"
-               f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({REPORT_STACK!r}))))")
+               f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {among!r} or m.startswith({among!r}))))")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
@@ -51,6 +51,11 @@ def test_the_glob_found_the_training_worker():
 @pytest.mark.parametrize("module", list(_params()))
 def test_a_worker_alone_loads_no_report_stack(module):
     assert _loaded(f"import {module}") == []
+
+
+def test_the_training_worker_loads_no_scipy():
+    """scipy.stats is most of a worker's start-up; grader/initializers.py imports it only to build a distribution."""
+    assert _loaded("import grader.retrain.worker", ("scipy",)) == []
 
 
 def test_the_package_alone_loads_no_stage():
