@@ -144,13 +144,11 @@ def variance_scaling_triple(spec: InitSpec) -> tuple[float, str, str] | None:
     return None
 
 
-_vs_triple = variance_scaling_triple
-
 
 def target_variance(spec: InitSpec, shape) -> float | None:
     """The variance the initializer aims at for a kernel of this shape (None: not random)."""
     if spec.is_variance_scaling:
-        scale, mode, _ = _vs_triple(spec)
+        scale, mode, _ = variance_scaling_triple(spec)
         fan_in, fan_out = compute_fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
         return scale / max(1.0, n)
@@ -174,7 +172,7 @@ def he_limit(fan_in: int) -> float:
 def shape_family(spec: InitSpec) -> str | None:
     """'uniform', 'truncated_normal' or 'normal': which excess kurtosis applies."""
     if spec.is_variance_scaling:
-        dist = _vs_triple(spec)[2]
+        dist = variance_scaling_triple(spec)[2]
         return {"uniform": "uniform", "truncated_normal": "truncated_normal", "untruncated_normal": "normal"}[dist]
     return {"random_normal": "normal", "truncated_normal": "truncated_normal", "random_uniform": "uniform"}.get(spec.name)
 
