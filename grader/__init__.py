@@ -10,9 +10,27 @@ student's own notebook. Class facts come from the rubric (`rubric.load()`), ever
 the message catalog (`messages`).
 """
 
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.2.0"
 
-from .pipeline import GradeResult, Options, grade  # noqa: E402
-from .selfcheck import check  # noqa: E402
-
 __all__ = ["grade", "check", "Options", "GradeResult", "__version__"]
+
+# Loaded on first use (PEP 562), not when the package is: a process that needs one stage (the
+# training worker, `python -m grader.retrain.worker`) then does not also load the report stack
+# and matplotlib that `pipeline` brings.
+_LAZY = {"grade": "pipeline", "Options": "pipeline", "GradeResult": "pipeline", "check": "selfcheck"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

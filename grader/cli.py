@@ -1,4 +1,9 @@
-"""`grade PATH` (a file, a class folder or an LMS download zip) and `grade check FILE` (student self-check).
+"""`grade PATH` (a file, a class folder or an LMS download zip), and the verbs: `grade check FILE`
+(student self-check), `grade export`, `grade calibrate`, `grade gradescope-bundle`.
+
+A verb is the first argument spelled exactly as one (`VERBS`); anything else is a PATH, so a path
+spelled like a verb is graded when written as a path (`./export`). `grade --help` lists the verbs,
+`grade VERB --help` gives each one's options.
 
 A thin layer over pipeline.grade, batch.grade_folder (cluster.grade_folder_on_cluster with
 `--scheduler tcp://HOST:PORT` or `--cluster local`) and selfcheck.check_file; option defaults
@@ -74,7 +79,16 @@ def grade_parser(lang: str = "es") -> argparse.ArgumentParser:
     p.add_argument("--cluster", choices=["local"], default=None, help=text(lang, "cli.cluster"))
     p.add_argument("--force", action="store_true", help=text(lang, "cli.force"))
     p.add_argument("--quiet", action="store_true", help=text(lang, "cli.quiet"))
+    _list_verbs(p, lang)
     return p
+
+
+def _list_verbs(p: argparse.ArgumentParser, lang: str) -> None:
+    """The verbs as the help's first section, one line each. They are matched on argv[0] before any
+    parser runs (a subparser would make every PATH an invalid choice), so they are shown, never parsed."""
+    group = p.add_argument_group(text(lang, "cli.verbs"), text(lang, "cli.verbs_hint"))
+    group._group_actions.extend(argparse.Action([], verb, help=text(lang, key)) for verb, (_, key) in VERBS.items())
+    p._action_groups.insert(0, p._action_groups.pop())
 
 
 def check_parser(lang: str = "es") -> argparse.ArgumentParser:
@@ -167,39 +181,70 @@ def _options(args, **extra) -> Options:
                    memo=not args.no_memo, train_workers=args.train_workers, **extra)
 
 
+def _export(argv: list[str], lang: str) -> int:
+    args = export_parser(lang).parse_args(argv)
+    from .export import ExportRequest, export, summary_lines as export_lines
+    request = ExportRequest(Path(args.folder), args.to, Path(args.roster) if args.roster else None, args.assignment,
+                            args.assignment_id, Path(args.out) if args.out else None, args.missing_zero,
+                            args.moodle_id, args.visibility, args.lang or lang, args.points_possible,
+                            args.allow_unmatched)
+    print("\n".join(export_lines(export(request, load_rubric(args.rubric)), lang)))
+    return 0
+
+
+def _bundle(argv: list[str], lang: str) -> int:
+    args = bundle_parser(lang).parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(msg("cli.epochs_min"))
+    from .export.bundle import build_bundle
+    path = build_bundle(Path(args.out), Path(args.data_dir) if args.data_dir else None, args.epochs,
+                        args.lang or Options().lang, args.timeout_min, args.cpus)
+    print(text(lang, "cli.bundle_written", path=str(path), size_kb=path.stat().st_size / 1024))
+    return 0
+
+
+def _check(argv: list[str], lang: str) -> int:
+    args = check_parser(lang).parse_args(argv)
+    from . import preflight
+    if (missing := preflight.problem(preflight.inspect())) is not None:  # no traceback: what is missing, and the fix
+        print(text(lang, "preflight.cannot_check", problem=render(missing, lang)), file=sys.stderr)
+        return 2
+    from .selfcheck import check_file
+    path = Path(args.path)
+    if path.is_dir():
+        raise UsageError(msg("cli.is_folder", path=str(path)))
+    check_file(path, _options(args), _rubric(args), retrain=args.retrain, lang=lang)
+    return 0
+
+
+# verb -> (its runner, its one line in `grade --help`), in the help's order
+VERBS = {
+    "check": (_check, "cli.verb_check"),
+    "export": (_export, "cli.verb_export"),
+    "calibrate": (_calibrate, "cli.verb_calibrate"),
+    "gradescope-bundle": (_bundle, "cli.verb_gradescope_bundle"),
+}
+
+
+def _verb(name: str, argv: list[str], lang: str) -> int:
+    """Run one verb; when its arguments are refused and a file or folder of the verb's name is here,
+    say how to grade that path instead (the verb always wins: its meaning never depends on the folder)."""
+    try:
+        return VERBS[name][0](argv, lang)
+    except (SystemExit, UsageError) as exc:
+        if (isinstance(exc, UsageError) or exc.code == 2) and Path(name).exists():
+            print(text(lang, "cli.verb_or_path", verb=name), file=sys.stderr)
+        raise
+
+
 def _run(argv: list[str], lang: str) -> int:
-    if argv and argv[0] == "export":
-        args = export_parser(lang).parse_args(argv[1:])
-        from .export import ExportRequest, export, summary_lines as export_lines
-        request = ExportRequest(Path(args.folder), args.to, Path(args.roster) if args.roster else None, args.assignment,
-                                args.assignment_id, Path(args.out) if args.out else None, args.missing_zero,
-                                args.moodle_id, args.visibility, args.lang or lang, args.points_possible,
-                                args.allow_unmatched)
-        print("\n".join(export_lines(export(request, load_rubric(args.rubric)), lang)))
-        return 0
-    if argv and argv[0] == "gradescope-bundle":
-        args = bundle_parser(lang).parse_args(argv[1:])
-        if args.epochs is not None and args.epochs < 1:
-            raise UsageError(msg("cli.epochs_min"))
-        from .export.bundle import build_bundle
-        path = build_bundle(Path(args.out), Path(args.data_dir) if args.data_dir else None, args.epochs,
-                            args.lang or Options().lang, args.timeout_min, args.cpus)
-        print(text(lang, "cli.bundle_written", path=str(path), size_kb=path.stat().st_size / 1024))
-        return 0
-    if argv and argv[0] == "calibrate":
-        return _calibrate(argv[1:], lang)
-    if argv and argv[0] == "check":
-        args = check_parser(lang).parse_args(argv[1:])
-        from . import preflight
-        if (missing := preflight.problem(preflight.inspect())) is not None:  # no traceback: what is missing, and the fix
-            print(text(lang, "preflight.cannot_check", problem=render(missing, lang)), file=sys.stderr)
-            return 2
-        from .selfcheck import check_file
-        path = Path(args.path)
-        if path.is_dir():
-            raise UsageError(msg("cli.is_folder", path=str(path)))
-        check_file(path, _options(args), _rubric(args), retrain=args.retrain, lang=lang)
-        return 0
+    if argv and argv[0] in VERBS:
+        return _verb(argv[0], argv[1:], lang)
+    return _grade(argv, lang)
+
+
+def _grade(argv: list[str], lang: str) -> int:
+    """`grade PATH`: one submission, a class folder or an LMS download zip."""
     args = grade_parser(lang).parse_args(argv)
     if not 0 <= args.seeds <= MAX_SEEDS:
         raise UsageError(msg("cli.seeds_range", max=MAX_SEEDS))
@@ -285,4 +330,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["main", "grade_parser", "check_parser", "export_parser", "bundle_parser", "requested_lang"]
+__all__ = ["main", "grade_parser", "check_parser", "export_parser", "bundle_parser", "calibrate_parser", "requested_lang", "VERBS"]

@@ -3,14 +3,15 @@ and the exact distribution a kernel drawn from it follows.
 
 The grader never instantiates a student's initializer object; it reads the serialized config
 (plain JSON) and maps it to an `InitSpec`, then compares weights with `distribution()`.
+
+scipy is imported where a distribution is built, not here: the training worker reads initializer
+configs through this module, and scipy.stats alone is most of its start-up.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-
-from scipy import stats
 
 # Keras' constant: std of a standard normal truncated at ±2 (VarianceScaling divides by it).
 TRUNC_STD = 0.87962566103423978
@@ -143,13 +144,11 @@ def variance_scaling_triple(spec: InitSpec) -> tuple[float, str, str] | None:
     return None
 
 
-_vs_triple = variance_scaling_triple
-
 
 def target_variance(spec: InitSpec, shape) -> float | None:
     """The variance the initializer aims at for a kernel of this shape (None: not random)."""
     if spec.is_variance_scaling:
-        scale, mode, _ = _vs_triple(spec)
+        scale, mode, _ = variance_scaling_triple(spec)
         fan_in, fan_out = compute_fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
         return scale / max(1.0, n)
@@ -173,13 +172,15 @@ def he_limit(fan_in: int) -> float:
 def shape_family(spec: InitSpec) -> str | None:
     """'uniform', 'truncated_normal' or 'normal': which excess kurtosis applies."""
     if spec.is_variance_scaling:
-        dist = _vs_triple(spec)[2]
+        dist = variance_scaling_triple(spec)[2]
         return {"uniform": "uniform", "truncated_normal": "truncated_normal", "untruncated_normal": "normal"}[dist]
     return {"random_normal": "normal", "truncated_normal": "truncated_normal", "random_uniform": "uniform"}.get(spec.name)
 
 
 def distribution(spec: InitSpec, shape):
     """The exact scipy distribution of one weight drawn by `spec` for a kernel of `shape`."""
+    from scipy import stats
+
     family = shape_family(spec)
     var = target_variance(spec, shape)
     if family is None or var is None:

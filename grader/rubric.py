@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import RubricError
+from .initializers import glorot_limit
 from .messages import fill, msg
 
 
@@ -223,7 +224,7 @@ class Rubric:
                  "learning_rate": self.protocol.learning_rate, "optimizer": self.protocol.optimizer.upper(),
                  "validation_size": self.protocol.validation_size, "criterion_pp": hw.criterion_pp,
                  "baseline": hw.baseline, "ex1_fan_in": ex1.fan_in, "ex1_fan_out": ex1.fan_out,
-                 "ex1_fan_sum": ex1.fan_in + ex1.fan_out, "ex1_limit": math.sqrt(6 / (ex1.fan_in + ex1.fan_out)),
+                 "ex1_fan_sum": ex1.fan_in + ex1.fan_out, "ex1_limit": glorot_limit(ex1.fan_in, ex1.fan_out),
                  "ex1_units": ex1.fan_out}
         seeds = hw.measured.val_accuracy_pct
         facts["measured_seeds"] = len(seeds)

@@ -32,3 +32,14 @@ def test_module_declares_what_it_exports(name):
 def test_package_api():
     assert sorted(grader.__all__) == sorted(["grade", "check", "Options", "GradeResult", "__version__"])
     assert callable(grader.grade) and callable(grader.check)
+
+
+def test_package_names_resolve_lazily_and_nothing_else_does():
+    """`grader/__init__.py` loads `pipeline` and `selfcheck` on first use (PEP 562): the names are
+    the same objects, listed by dir(), and a misspelt one is still an AttributeError."""
+    from grader import pipeline, selfcheck
+
+    assert grader.grade is pipeline.grade and grader.Options is pipeline.Options and grader.check is selfcheck.check
+    assert set(grader.__all__) <= set(dir(grader))
+    with pytest.raises(AttributeError, match="gradee"):
+        grader.gradee  # noqa: B018

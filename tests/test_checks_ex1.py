@@ -45,6 +45,19 @@ def test_std_instead_of_limit_is_named_in_each_language(reference_rubric):
     assert render(outcome.message, "es").endswith(" Parece que usó √(2/(fan_in+fan_out)) (la desviación estándar, no el límite).")
 
 
+@pytest.mark.parametrize("check_id, formula, cause", [
+    ("ex1_limit", lambda i, o: math.sqrt(6 / i), "√(6/fan_in) = √(6/784)"),
+    ("ex1_limit", lambda i, o: math.sqrt(6 / o), "√(6/fan_out) = √(6/128)"),
+    ("ex1_limit", lambda i, o: 6 / (i + o), "6/(fan_in+fan_out) (the square root is missing)"),
+    ("ex1_var_theory", lambda i, o: 6 / (i + o), "6/(fan_in+fan_out) (the limit squared)"),
+])
+def test_each_wrong_formula_written_by_hand_is_named(reference_rubric, check_id, formula, cause):
+    """The wrong answers as a student types them, not through the grader's own initializers."""
+    fan_in, fan_out = reference_rubric.exercise1.fan_in, reference_rubric.exercise1.fan_out
+    outcome = CHECKS[check_id](ctx(reference_rubric, {check_id: formula(fan_in, fan_out)}))
+    assert outcome.status == "fail" and render(outcome.evidence["diagnosis"], "en") == cause
+
+
 def test_var_theory_diagnoses_he(reference_rubric):
     outcome = CHECKS["ex1_var_theory"](ctx(reference_rubric, {"ex1_var_theory": 2 / reference_rubric.exercise1.fan_in}))
     assert render(outcome.message, "es") == "ex1_var_theory = 0.002551; Glorot da 2/(fan_in+fan_out) = 0.002193. Parece 2/fan_in (He)."

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from grader import cli
 from grader.cli import main, requested_lang
 
 from .conftest import ROOT
@@ -105,3 +106,64 @@ def test_module_entry_point_in_a_real_process(tmp_path):
     done = subprocess.run([sys.executable, "-m", "grader", "x.ipynb", "--seeds", "51"], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=300)
     assert done.returncode == 2 and "grade: --seeds must be between 0 and 50" in done.stderr
+
+
+def _flat(out: str) -> str:
+    return " ".join(out.split())  # argparse wraps at the terminal's width
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_help_lists_every_verb_with_its_line(env, capsys, lang):
+    from grader.messages import text
+
+    code, out, _ = run(["--help", "--lang", lang], capsys)
+    assert code == 0
+    assert {"check", "export", "calibrate", "gradescope-bundle"} <= set(cli.VERBS)
+    assert _flat(text(lang, "cli.verbs") + ": " + text(lang, "cli.verbs_hint")) in _flat(out)
+    for verb, (_, key) in cli.VERBS.items():
+        assert f"\n  {verb}  " in out and _flat(f"{verb} {text(lang, key)}") in _flat(out), verb
+    assert (("verbos:" in out) == (lang == "es")) and (("verbs:" in out) == (lang == "en"))
+
+
+@pytest.mark.parametrize("verb", sorted(cli.VERBS))
+@pytest.mark.parametrize("lang, usage", [("es", "uso: grade "), ("en", "usage: grade ")])
+def test_each_verb_has_its_own_help(env, capsys, verb, lang, usage):
+    code, out, _ = run([verb, "--help", "--lang", lang], capsys)
+    assert code == 0 and out.startswith(usage + verb) and "gradescope-bundle  " not in out  # its options, not the list
+
+
+def test_export_help_in_english_from_the_environment(env, capsys):
+    env.setenv("LANG", "en_US.UTF-8")
+    code, out, _ = run(["export", "--help"], capsys)
+    assert code == 0 and "usage: grade export" in out and "--to {canvas,moodle,gradescope}" in out
+    assert "Export the grades of a graded folder" in _flat(out)
+
+
+GRADE_OPTIONS = ["--allow-unsandboxed", "--cache", "--cluster", "--data-dir", "--epochs", "--force", "--help", "--jobs",
+                 "--lang", "--no-cache", "--no-memo", "--out", "--quiet", "--rubric", "--scheduler", "--seeds",
+                 "--train-workers", "-h"]
+
+
+def test_a_path_keeps_the_grading_options_and_its_help(env, capsys):
+    options = sorted(o for action in cli.grade_parser("en")._actions for o in action.option_strings)
+    assert options == GRADE_OPTIONS
+    assert [a.dest for a in cli.grade_parser("en")._actions if not a.option_strings] == ["path"]  # the verbs are shown only
+    _, bare, _ = run(["--help", "--lang", "en"], capsys)
+    code, out, _ = run(["assignments/alice.ipynb", "--help", "--lang", "en"], capsys)
+    assert code == 0 and out == bare and "--seeds SEEDS" in out
+
+
+@pytest.mark.parametrize("lang, note", [("en", "grade: 'export' is the verb export; to grade the path export in this folder, write ./export"),
+                                        ("es", "grade: «export» es el verbo export; para corregir la ruta export de esta carpeta escriba ./export")])
+def test_a_folder_named_like_a_verb(env, capsys, tmp_path, lang, note):
+    """The verb wins (its meaning never depends on what the current folder holds); `./export` grades
+    the folder, and a refused verb next to such a folder says so."""
+    env.chdir(tmp_path)
+    (tmp_path / "export").mkdir()
+    code, _, err = run(["./export", "--seeds", "51", "--lang", lang], capsys)  # the grading parser took --seeds
+    assert code == 2 and ("--seeds must be between 0 and 50" in err or "--seeds debe estar entre 0 y 50" in err)
+    code, _, err = run(["export", "--seeds", "51", "--lang", lang], capsys)
+    assert code == 2 and "grade export" in err and note in err
+    (tmp_path / "export").rmdir()
+    code, _, err = run(["export", "--seeds", "51", "--lang", lang], capsys)
+    assert code == 2 and "./export" not in err

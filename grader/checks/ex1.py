@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..initializers import EXCESS_KURTOSIS, InitSpec, compute_fans, glorot_limit
+from ..initializers import EXCESS_KURTOSIS, InitSpec, compute_fans, glorot_limit, he_limit
 from ..kinds import CheckStatus
 from ..messages import msg
 from ..modeldesc import ModelDesc
@@ -87,10 +87,10 @@ def ex1_limit(ctx: Context) -> Outcome:
     if math.isclose(value, expected, rel_tol=ctx.rubric.tolerances.ex1_relative):
         return Outcome(PASS, 1.0, msg("check.ex1_limit.pass", fan_sum=fan_in + fan_out, expected=expected),
                        fmt(expected), fmt(value), evidence)
-    cause = _diagnose(value, [(msg("check.ex1_limit.cause_fan_in", fan_in=fan_in), math.sqrt(6 / fan_in)),
-                              (msg("check.ex1_limit.cause_fan_out", fan_out=fan_out), math.sqrt(6 / fan_out)),
-                              (msg("check.ex1_limit.cause_std"), math.sqrt(2 / (fan_in + fan_out))),
-                              (msg("check.ex1_limit.cause_no_root"), 6 / (fan_in + fan_out))])
+    cause = _diagnose(value, [(msg("check.ex1_limit.cause_fan_in", fan_in=fan_in), he_limit(fan_in)),
+                              (msg("check.ex1_limit.cause_fan_out", fan_out=fan_out), he_limit(fan_out)),
+                              (msg("check.ex1_limit.cause_std"), expected / math.sqrt(3)),
+                              (msg("check.ex1_limit.cause_no_root"), expected ** 2)])
     detail = msg("check.ex1_limit.looks_like", cause=cause) if cause else ""
     return Outcome(FAIL, 0.0, msg("check.ex1_limit.fail", value=value, fan_sum=fan_in + fan_out, expected=expected, detail=detail),
                    fmt(expected), fmt(value), {**evidence, "diagnosis": cause}, ("wrong_limit",))
@@ -110,7 +110,7 @@ def ex1_var_theory(ctx: Context) -> Outcome:
     cause = _diagnose(value, [(msg("check.ex1_var_theory.cause_he"), 2 / fan_in),
                               (msg("check.ex1_var_theory.cause_lecun"), 1 / fan_in),
                               (msg("check.ex1_var_theory.cause_sum"), 1 / (fan_in + fan_out)),
-                              (msg("check.ex1_var_theory.cause_limit_squared"), 6 / (fan_in + fan_out))])
+                              (msg("check.ex1_var_theory.cause_limit_squared"), glorot_limit(fan_in, fan_out) ** 2)])
     detail = msg("check.ex1_var_theory.looks_like", cause=cause) if cause else ""
     return Outcome(FAIL, 0.0, msg("check.ex1_var_theory.fail", value=value, expected=expected, detail=detail),
                    fmt(expected), fmt(value), {**evidence, "diagnosis": cause})
