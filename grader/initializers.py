@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 # Keras' constant: std of a standard normal truncated at ±2 (VarianceScaling divides by it).
 TRUNC_STD = 0.87962566103423978
-# Excess kurtosis of each shape; it sets how much a sample variance spreads (README, "What is checked").
+# Excess kurtosis of each shape; it sets how much a sample variance spreads (docs/design.md, "Statistics").
 EXCESS_KURTOSIS = {"uniform": -1.2, "normal": 0.0, "truncated_normal": -0.6344}
 
 # name -> (scale, mode, distribution) of Keras' VarianceScaling presets

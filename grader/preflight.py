@@ -20,7 +20,7 @@ from importlib import metadata
 from .messages import Message, msg
 
 FIRST_KERAS3_TENSORFLOW = (2, 16)
-PYTHONS = ((3, 10), (3, 13))  # what TensorFlow 2.16-2.21 publish wheels for, together (README)
+PYTHONS = ((3, 10), (3, 13))  # what TensorFlow 2.16-2.21 publish wheels for, together (docs/student.md)
 # Every distribution on PyPI that installs the `tensorflow` package.
 TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel",
                             "tensorflow-aarch64", "tensorflow-rocm", "tf-nightly", "tf-nightly-cpu")

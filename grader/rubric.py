@@ -103,7 +103,7 @@ class InitRef:
 @dataclass(frozen=True)
 class MeasuredCriterion:
     """The measured last-epoch val_accuracy (%) per seed and initializer, under this protocol:
-    the evidence behind "the criterion holds in 1 of 5 seeds" (the rubric's `homework.measured` table; README, "Measuring the criterion")."""
+    the evidence behind "the criterion holds in 1 of 5 seeds" (the rubric's `homework.measured` table; docs/teacher.md, "Measuring the criterion before setting it")."""
 
     about: str = ""
     val_accuracy_pct: dict = field(default_factory=dict)  # seed (str) -> {init: %}

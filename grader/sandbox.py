@@ -1,4 +1,4 @@
-"""The cage a student's code runs in, as measured on Debian 12 machines (README, "How it works" and "Threat model").
+"""The cage a student's code runs in, as measured on Debian 12 machines (docs/design.md, "The pipeline, by stage" and "Threat model").
 
 Layers, from the outside in:
   cgroup v1 (memory, pids)  real memory and process caps; the grader kills leftovers through it

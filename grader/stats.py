@@ -1,4 +1,4 @@
-"""Honest statistics for initializer checks (README, "What is checked").
+"""Honest statistics for initializer checks (docs/design.md, "Statistics").
 
 A kernel of n weights drawn i.i.d. from a zero-mean distribution with variance σ² and excess
 kurtosis κ has mean(w²) with standard deviation σ²·√((2+κ)/n). The variance test compares

@@ -195,8 +195,8 @@ def test_optional_names_never_cost_points(reference_rubric):
 
 
 def test_readme_and_starter_call_the_same_names_optional(reference_rubric):
-    """The contract, the README's contract paragraph and its rubric table agree on what is optional."""
-    readme = (ROOT / "README.md").read_text()
+    """The contract, the teacher's guide's contract paragraph and its rubric table agree on what is optional."""
+    readme = (ROOT / "docs" / "teacher.md").read_text()
     contract_paragraph = readme[readme.index("## The student contract"):readme.index("## The report")]
     for name in _optional_names(reference_rubric):
         assert f"`{name}` (optional" in contract_paragraph, name

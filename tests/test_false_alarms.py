@@ -1,7 +1,7 @@
 """Every statistical verdict, measured: no false alarm over 250 correctly initialized draws and
 ≥ 99 % rejection of the wrong initializer, at the shapes the class uses (issue 3).
 
-250 draws, not the 1,000 of bench/false_alarms.py (the README's table): the suite was over its
+250 draws, not the 1,000 of bench/false_alarms.py (docs/measurements.md's table): the suite was over its
 budget and this test cost 393 s. At alpha = 1e-4 the measured false alarms were 0/1000 in every
 row, so 0/250 is expected (the assert allows none: 1e-3 × 250 < 1); a verdict whose false-alarm
 rate had grown to 1 % shows at least one in 250 draws 92 % of the time, and a power of 99 %

@@ -44,7 +44,7 @@ def test_versions_are_read_as_numbers():
 
 def test_the_package_declares_what_the_preflight_and_the_readme_say():
     """Base dependencies name no TensorFlow (the student keeps theirs); the teacher's extra pins one;
-    the declared Python range is the preflight's, and the README states both."""
+    the declared Python range is the preflight's, and the student guide (docs/student.md) states both."""
     tomllib = pytest.importorskip("tomllib")
     from .conftest import ROOT
 
@@ -54,5 +54,5 @@ def test_the_package_declares_what_the_preflight_and_the_readme_say():
     assert "grader[teacher]" in project["optional-dependencies"]["cluster"]
     (low_major, low_minor), (high_major, high_minor) = preflight.PYTHONS
     assert project["requires-python"] == f">={low_major}.{low_minor},<{high_major}.{high_minor + 1}"
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "student.md").read_text()
     assert f"Python {low_major}.{low_minor} a {high_major}.{high_minor}" in readme and 'pip install "grader[teacher]"' in readme

@@ -1,4 +1,4 @@
-"""A scheduler and workers as separate processes on this machine, started the way the README
+"""A scheduler and workers as separate processes on this machine, started the way docs/cluster.md
 tells a teacher to start them (`dask scheduler`, `dask worker … --resources "grade=1,train=1"`):
 for the tests and the benchmark, which must exercise real processes, not a LocalCluster.
 """

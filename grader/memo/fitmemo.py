@@ -7,7 +7,7 @@ and also *records*: a fit trained there is written under its key. So every entry
 the grader's own process, and a hit in the sandbox hands the student exactly the training the
 grader ran on identical inputs.
 
-The key hashes everything a fit's result depends on (measured: README, "The training memo"): the
+The key hashes everything a fit's result depends on (measured: docs/design.md, "The training memo", and docs/measurements.md): the
 architecture (layer classes and configs, names aside), every model variable's bytes (initial
 weights, seed-generator states), the optimizer's config and variables, the compile config, the
 bytes of x, y, validation data and sample weights, the fit arguments, the callbacks (any that
