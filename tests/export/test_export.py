@@ -236,4 +236,4 @@ def test_the_roster_reads_excel_s_bom_and_quoted_commas(graded, tmp_path, refere
     assert rows[2][:4] == ['Müller, Alicia "Ali"', "", "", "alice@x"] and len(rows) == 3
 
 
-# The Gradescope autograder bundle (setup.sh, run_autograder, its time budget): tests/test_gradescope_bundle.py
+# The Gradescope autograder bundle (setup.sh, run_autograder, its time budget): tests/export/test_gradescope_bundle.py

@@ -1,6 +1,6 @@
 """Programs that change something a `fit` depends on, run by test_memo_soundness.py.
 
-    python tests/memo_programs.py MODE STORE [PROGRAM ...] > results.json
+    python tests/memo/memo_programs.py MODE STORE [PROGRAM ...] > results.json
 
 MODE: off (the memo installed, nothing served), record (what the grader's worker does: serve
 and record), serve (what a sandbox does: serve only). Each program trains a small real MLP on

@@ -1,6 +1,6 @@
 """The training memo is exact: a served fit gives bitwise what training would have given.
 
-Nineteen programs (tests/memo_programs.py) each change something a fit depends on: an extra
+Nineteen programs (tests/memo/memo_programs.py) each change something a fit depends on: an extra
 random draw, another seed, `shuffle=False`, EarlyStopping, a learning-rate schedule,
 `validation_split`, sample and class weights, float64 inputs, another batch size, `fit` twice,
 momentum, no seed at all, dropout, a custom layer, the functional API… Each runs, in real
