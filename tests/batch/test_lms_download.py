@@ -27,7 +27,6 @@ from grader.kinds import RetrainMode
 from grader.messages import render
 from grader.pipeline import Options
 
-from ..conftest import needs_root_sandbox
 from ..helpers import notebook
 
 QUICK = "ex1_limit = (6 / 912) ** 0.5\nex1_var_theory = 2 / 912"
@@ -244,11 +243,11 @@ def test_unsafe_paths():
     assert unsafe_path("José Pérez_201_assignsubmission_file_/sub/t.ipynb") is None
 
 
+@pytest.mark.sandbox
 def test_canvas_zip_is_graded_with_its_ids(subset, reference_rubric, cache_dir, tmp_path):
     """A Canvas download zip graded by the batch: result.json, gradebook and class page carry the
     Canvas ids and the late mark, a hostile member beside them changes nothing, and the scores
     are those of the same files graded under plain names."""
-    needs_root_sandbox()
     rubric = reference_rubric.with_protocol(epochs=1)
     canvas = write_files(tmp_path / "canvas", {"perezjose_1001_5001_tarea.ipynb": QUICK,
                                                 "garcíaana_late_1002_5002_tarea-1.ipynb": WRONG})

@@ -12,8 +12,9 @@ import pytest
 from grader import rubric as rubric_module
 from grader.pipeline import Options, grade, load_rubric
 
-from ..conftest import needs_root_sandbox
 from ..helpers import notebook
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 SMALL_MLP = '''
 import numpy as np, keras
@@ -55,7 +56,6 @@ def edited(tmp_path_factory):
 
 
 def test_edited_rubric_grades_consistently(edited, subset, cache_dir, tmp_path):
-    needs_root_sandbox()
     path = notebook(tmp_path / "tina.ipynb", SMALL_MLP)
     result = grade(path, edited, Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True))
     saved = json.loads((tmp_path / "out" / "tina" / "result.json").read_text())
@@ -73,7 +73,6 @@ def test_edited_rubric_grades_consistently(edited, subset, cache_dir, tmp_path):
 
 def test_reference_rubric_rejects_the_same_model(reference_rubric, subset, cache_dir, tmp_path):
     """The other side of consistency: under the class's own rubric that model is the wrong architecture."""
-    needs_root_sandbox()
     path = notebook(tmp_path / "tina.ipynb", SMALL_MLP.replace("epochs=3", "epochs=1"))
     result = grade(path, reference_rubric.with_protocol(epochs=1),
                    Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True))

@@ -11,7 +11,7 @@ import pytest
 
 from grader.pipeline import Options, grade
 
-from ..conftest import ASSIGNMENTS, needs_root_sandbox
+from ..conftest import ASSIGNMENTS
 from ..helpers import notebook
 from ..spanish import spanish_words, untranslated
 
@@ -42,8 +42,9 @@ def assert_english(folder):
     return saved
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_bob_in_english(subset, reference_rubric, cache_dir, tmp_path):
-    needs_root_sandbox()
     result = grade(ASSIGNMENTS / "bob.ipynb", reference_rubric,
                    Options(out=tmp_path, lang="en", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True))
     saved = assert_english(tmp_path / "bob")
@@ -62,9 +63,9 @@ def test_bob_in_english(subset, reference_rubric, cache_dir, tmp_path):
     assert [v for v in spanish if v in page] == []
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_and_broken_in_english(case, subset, reference_rubric, cache_dir, tmp_path):
-    needs_root_sandbox()
     rubric = reference_rubric.with_protocol(epochs=1)
     rubric = replace(rubric, limits=replace(rubric.limits, cell_timeout_s=5))
     path = notebook(tmp_path / f"{case}.ipynb", *HOSTILE[case])
@@ -75,8 +76,8 @@ def test_hostile_and_broken_in_english(case, subset, reference_rubric, cache_dir
         assert [cell["status"] for cell in saved["execution"]["cells"]] == ["timeout", "ok"]
 
 
+@pytest.mark.sandbox
 def test_invalid_and_module_in_english(subset, reference_rubric, cache_dir, tmp_path):
-    needs_root_sandbox()
     options = Options(out=tmp_path / "out", lang="en", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True)
     (tmp_path / "rota.ipynb").write_text("{not json")
     (tmp_path / "mod.py").write_text("ex1_limit = 0.0811\nimport sys\nsys.exit(3)\n")

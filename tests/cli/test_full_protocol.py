@@ -9,12 +9,12 @@ import pytest
 from grader.messages import render
 from grader.pipeline import Options, grade
 
-from ..conftest import ASSIGNMENTS, needs_root_sandbox
+from ..conftest import ASSIGNMENTS
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 
-@pytest.mark.slow
 def test_alice_full_protocol_on_real_data(real_data, reference_rubric, tmp_path):
-    needs_root_sandbox()
     result = grade(ASSIGNMENTS / "alice.ipynb", reference_rubric,
                    Options(out=tmp_path, data_dir=str(real_data.folder), cache_dir=tmp_path / "cache", quiet=True))
     assert result.status == "graded" and not result.data["subset"]

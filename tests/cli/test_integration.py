@@ -16,13 +16,12 @@ from grader.pipeline import Options, grade
 from grader.report.student import inline_code
 
 from .. import golden
-from ..conftest import ASSIGNMENTS, ROOT, needs_root_sandbox
+from ..conftest import ASSIGNMENTS, ROOT
 from ..helpers import EX1_DONE, notebook
 
 
 @pytest.fixture(scope="module")
 def graded(subset, reference_rubric, cache_dir, tmp_path_factory):
-    needs_root_sandbox()
     out = tmp_path_factory.mktemp("grades")
     options = Options(out=out, data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True)
     cache = {}
@@ -39,6 +38,7 @@ def statuses(result) -> dict:
     return {c.id: c.status for c in result.checks}
 
 
+@pytest.mark.sandbox
 def test_alice_passes_every_check(graded):
     result, folder = graded("alice")
     assert result.status == "graded" and result.sandbox["level"] == "bwrap" and result.sandbox["uid"] == 65534
@@ -65,6 +65,7 @@ def test_alice_passes_every_check(graded):
     assert "<script" not in notebook.lower() and "default-src 'none'" in notebook
 
 
+@pytest.mark.sandbox
 def test_bob_gets_each_mistake_with_the_class_fix(graded, reference_rubric):
     result, folder = graded("bob")
     s = statuses(result)
@@ -96,6 +97,7 @@ def test_bob_gets_each_mistake_with_the_class_fix(graded, reference_rubric):
     assert 0 < result.score < result.max_score
 
 
+@pytest.mark.sandbox
 def test_carol_module_grades_like_alice(graded):
     carol, carol_folder = graded("carol")
     module = (carol_folder / "notebook.html").read_text()  # a .py: its source and what it printed
@@ -108,6 +110,7 @@ def test_carol_module_grades_like_alice(graded):
     assert all(run["cached"] for run in carol.retraining["runs"].values())
 
 
+@pytest.mark.sandbox
 def test_starter_grades_without_crashing(graded):
     result, _ = graded("starter")
     s = statuses(result)
@@ -122,6 +125,7 @@ def test_starter_grades_without_crashing(graded):
     assert result.score == 0
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("name", ["alice", "bob", "carol"])
 def test_result_matches_golden(graded, update_goldens, name):
     """Behaviour that no change meant to alter stays the same: every check, message and number."""
@@ -149,8 +153,8 @@ def test_cli_usage_errors_exit_nonzero(tmp_path):
     assert nodata.returncode == 3 and "dataset-fashion-mnist" in nodata.stderr
 
 
+@pytest.mark.sandbox
 def test_cli_grades_in_english(subset, cache_dir, tmp_path):
-    needs_root_sandbox()
     path = notebook(tmp_path / "erin.ipynb", "ex1_limit = 6 ** 0.5 / 912 ** 0.5", "ex1_var_theory = 1 / 784")
     done = subprocess.run([sys.executable, "-m", "grader", str(path), "--out", str(tmp_path / "o"), "--lang", "en",
                            "--data-dir", str(subset.folder), "--cache", str(cache_dir), "--epochs", "1"],
@@ -189,10 +193,10 @@ def build_model(kernel_initializer="glorot_uniform", activation="relu"):
 ]
 
 
+@pytest.mark.sandbox
 def test_initializers_written_other_ways_are_named_in_the_report(subset, reference_rubric, tmp_path):
     """A new student's forms in the real sandbox: each gets its code, its numbers and its fix in
     the report; ex1_layer stands in for ex1_model; the optional extra left out is not graded."""
-    needs_root_sandbox()
     path = notebook(tmp_path / "dave.ipynb", *DAVE)
     result = grade(path, reference_rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), quiet=True,
                                                    retrain=RetrainMode.OFF))
@@ -212,11 +216,12 @@ def test_initializers_written_other_ways_are_named_in_the_report(subset, referen
     assert result.max_score == reference_rubric.max_score - 1 and "no cuenta en la nota" in html
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_a_notebook_out_of_time_after_the_work_keeps_its_points(subset, reference_rubric, tmp_path):
     """Every exercise-1 name defined correctly, then an experiment of the student's own that
     runs past the total budget: "timeout", full points for what it defined, and the report says
     which cells did not run and that the verdicts cover only what did."""
-    needs_root_sandbox()
     from dataclasses import replace
 
     rubric = replace(reference_rubric, limits=replace(reference_rubric.limits, total_timeout_s=48, cell_timeout_s=45))

@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from grader.messages import render
 from grader.selfcheck import check
 
-from ..conftest import ROOT, needs_root_sandbox
+from ..conftest import ROOT
 from ..helpers import notebook
 
 EX1 = """import numpy as np, keras
@@ -76,8 +77,8 @@ def test_grade_check_cli_runs_unsandboxed_with_a_note(subset, tmp_path, cache_di
     assert "report: " in english.stdout and "informe:" not in english.stdout
 
 
+@pytest.mark.sandbox
 def test_self_check_cell_is_harmless_when_the_teacher_grades(subset, tmp_path, reference_rubric):
-    needs_root_sandbox()
     from grader import execute, submission
     from grader.rubric import Limits
     from grader.sandbox import Sandbox

@@ -22,6 +22,8 @@ import pytest
 from ..conftest import ROOT
 from ..helpers import EX1_DONE, notebook
 
+pytestmark = pytest.mark.slow
+
 PIP_TIMEOUT = 1800
 
 

@@ -18,6 +18,8 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from grader.batch import grade_folder
 from grader.export import ExportRequest, export
 from grader.export.roster import load_roster
@@ -25,8 +27,9 @@ from grader.export.summary import points
 from grader.kinds import RetrainMode
 from grader.pipeline import Options
 
-from ..conftest import needs_root_sandbox
 from ..helpers import notebook
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 # Three notebooks, exercise 1 only, three different scores, none of them 0.
 LIMIT = "ex1_limit = (6 / 912) ** 0.5"
@@ -86,7 +89,6 @@ def read_csv(path: Path) -> list[list[str]]:
 
 
 def test_canvas_download_to_canvas_import(subset, reference_rubric, cache_dir, tmp_path):
-    needs_root_sandbox()
     rubric = reference_rubric.with_protocol(epochs=1)
     files = notebooks(tmp_path / "nb")
     # Canvas ID -> (the gradebook's "Student", the file in the download, which notebook)
@@ -152,7 +154,6 @@ def test_canvas_download_to_canvas_import(subset, reference_rubric, cache_dir, t
 
 
 def test_moodle_download_to_moodle_worksheet_and_feedback_zip(subset, reference_rubric, cache_dir, tmp_path):
-    needs_root_sandbox()
     rubric = reference_rubric.with_protocol(epochs=1)
     files = notebooks(tmp_path / "nb")
     # participant number -> (Full name as Moodle shows it, which notebook)

@@ -27,6 +27,8 @@ PROGRAM = TESTS / "memo_programs.py"
 sys.path.insert(0, str(TESTS))
 from memo_programs import PROGRAMS  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 DIGESTS = ("weights", "optimizer", "history", "after", "evaluate")
 # keyable programs: every one of their fits has an exact key, so a store with their entries serves them
 UNKEYABLE = {"early_stopping": "callback EarlyStopping", "custom_layer": "Scale from"}

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from grader import submission
 from grader.execute import run as execute_run
@@ -17,7 +18,7 @@ from grader.memo import MemoSettings, MemoStore, memo_claims
 from grader.pipeline import Options, grade
 from grader.sandbox import MEMO, Sandbox
 
-from ..conftest import ASSIGNMENTS, needs_root_sandbox
+from ..conftest import ASSIGNMENTS
 from ..helpers import notebook
 
 KEY = "ab" * 32
@@ -27,8 +28,8 @@ def _snapshot(folder: Path) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+@pytest.mark.sandbox
 def test_a_sandbox_opens_an_entry_by_key_but_cannot_list_write_or_delete(reference_rubric, subset, tmp_path):
-    needs_root_sandbox()
     store = MemoStore(tmp_path / "cache")
     (store.folder / KEY).write_bytes(b"an entry")
     before = _snapshot(store.folder)
@@ -65,11 +66,12 @@ _memo.fit = _forged_fit
 '''
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_a_patched_wrapper_changes_nothing_the_grader_computes(reference_rubric, subset, cache_dir, tmp_path):
     """A notebook replaces the memo's `fit` with one that trains nothing and claims every fit was
     served: its claims say so, the store is untouched, the grader's own runs are those of an
     honest alice, and the checks that compare claims with them fail."""
-    needs_root_sandbox()
     options = Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True)
     honest = json.loads(json.dumps(grade(ASSIGNMENTS / "alice.ipynb", reference_rubric, options).to_json("en")))
     store = MemoStore(cache_dir)
@@ -91,8 +93,9 @@ def test_a_patched_wrapper_changes_nothing_the_grader_computes(reference_rubric,
     assert forged["score"] < honest["score"]
 
 
+@pytest.mark.slow
+@pytest.mark.sandbox
 def test_no_memo_serves_nothing_and_says_so(reference_rubric, subset, cache_dir, tmp_path):
-    needs_root_sandbox()
     options = Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True, memo=False)
     result = grade(ASSIGNMENTS / "carol.py", reference_rubric, options).to_json("es")
     memo = result["execution"]["memo"]
