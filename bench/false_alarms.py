@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/false_alarms.py [--draws 1000] [--alpha A] [--data-dir DIR]
 
-First the table grader.false_alarms measures (what tests/test_false_alarms.py asserts): for each
+First the table grader.false_alarms measures (what tests/calibrate/test_false_alarms.py asserts): for each
 verdict, shape set and expected initializer, the false alarms over N correct draws and the
 rejection rate of every wrong initializer. Then why exercise 3's similarity verdict is not asked
 to tell Glorot from He: the spread of its statistic, and of the best alternative found (the

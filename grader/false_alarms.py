@@ -13,7 +13,7 @@ call, on kernels drawn by Keras itself at the shapes the class uses:
 A verdict that only looks at the variance (variance band, initial norm band) cannot tell two
 initializers with the same variance apart (he_uniform vs he_normal); those pairs are reported
 but not counted as misses: the initializer verdict, which also tests the shape, is the one that
-must catch them. `bench/false_alarms.py` prints the table; tests/test_false_alarms.py asserts it.
+must catch them. `bench/false_alarms.py` prints the table; tests/calibrate/test_false_alarms.py asserts it.
 """
 
 from __future__ import annotations

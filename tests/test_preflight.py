@@ -1,6 +1,6 @@
 """What a self-check needs (grader/preflight.py): each missing piece is one sentence with the one
 command that fixes it, in both languages. The real environments (no TensorFlow, the student's
-own `tensorflow`) are in tests/test_student_install.py; here the same function reads stacks
+own `tensorflow`) are in tests/cli/test_student_install.py; here the same function reads stacks
 this machine does not have (Keras 2, TensorFlow 2.15, Python 3.14)."""
 
 from __future__ import annotations

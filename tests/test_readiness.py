@@ -24,7 +24,6 @@ from grader.errors import NotReady
 from grader.kinds import RetrainMode
 from grader.preflight import Stack
 
-from .conftest import needs_root_sandbox
 from .helpers import notebook
 
 QUICK = "ex1_limit = (6 / 912) ** 0.5\nex1_var_theory = 2 / 912"
@@ -59,19 +58,19 @@ def test_the_pin_comes_from_the_installed_metadata_and_is_compared_without_impor
         assert problem.params["command"] == 'pip install "tensorflow-cpu==2.21.*"'
 
 
+@pytest.mark.sandbox
 def test_ensure_ready_here_runs_a_real_kernel_in_the_sandbox(reference_rubric, subset, tmp_path):
-    needs_root_sandbox()
     report = readiness.ensure_ready(reference_rubric, options(tmp_path, subset))
     assert report.kernel_versions["keras"] == keras.__version__ and report.kernel_versions["tensorflow"].startswith("2.21")
     assert report.kernel_s is not None and report.data_folder == str(subset.folder)
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.sandbox
 def test_a_student_who_fakes_an_environment_fault_is_graded_as_usual(reference_rubric, subset, tmp_path,
                                                                          monkeypatch):
     """The three ways a student could imitate the signal: the preamble's line, a ModuleNotFoundError
     of their own, a poisoned sys.modules. The probe (no student code) finds Keras fine: graded."""
-    needs_root_sandbox()
     path = notebook(tmp_path / "tramposo.ipynb",
                     f"import sys\nprint({readiness.ENV_MARK!r} + '[[\"keras\", \"not installed\"]]', file=sys.__stderr__, flush=True)",
                     "raise ModuleNotFoundError(\"No module named 'keras'\", name='keras')",
@@ -90,8 +89,8 @@ def test_a_student_who_fakes_an_environment_fault_is_graded_as_usual(reference_r
     assert {c["id"]: c["status"] for c in saved["checks"]}["ex1_var_theory"] == "pass"  # its own work still counts
 
 
+@pytest.mark.sandbox
 def test_an_unimportable_keras_is_the_graders_fault_and_stops_the_batch(reference_rubric, subset, tmp_path):
-    needs_root_sandbox()
     single = notebook(tmp_path / "ana.ipynb", "import keras\nex1_kernel = keras.ops.zeros((784, 128))", QUICK)
     klass = tmp_path / "clase"
     klass.mkdir()
@@ -129,8 +128,8 @@ def test_an_unimportable_keras_is_the_graders_fault_and_stops_the_batch(referenc
     assert (batch_opts.out / "gradebook.csv").exists()  # the class files, rebuilt from what was written
 
 
+@pytest.mark.sandbox
 def test_a_retraining_that_cannot_read_its_store_is_a_grader_error(reference_rubric, subset, tmp_path):
-    needs_root_sandbox()
     not_a_folder = tmp_path / "cache"
     not_a_folder.write_text("a file where the cache folder should be")  # root reads anything: a real OSError instead
     path = notebook(tmp_path / "berta.ipynb", QUICK)

@@ -1,5 +1,5 @@
 """The statistics' building blocks: false alarms and power over 150 seeds at the homework shapes
-(the 1,000-draw table of every verdict is tests/test_false_alarms.py), variance spread, KS, CI."""
+(the 1,000-draw table of every verdict is tests/calibrate/test_false_alarms.py), variance spread, KS, CI."""
 
 import numpy as np
 import pytest
@@ -27,7 +27,7 @@ def test_false_alarms_and_power_at_homework_shapes(name):
         kernels = draw(name, seed)
         false_alarms += not fit_kernels(kernels, InitSpec(name)).ok
         caught += not fit_kernels(kernels, InitSpec(WRONG[name])).ok
-    # alpha = 1e-4: the expected count is 0.015; tests/test_false_alarms.py measures 1,000 draws
+    # alpha = 1e-4: the expected count is 0.015; tests/calibrate/test_false_alarms.py measures 1,000 draws
     assert false_alarms <= 1, f"{false_alarms} false alarms in {SEEDS}"
     assert caught >= 0.99 * SEEDS, f"only {caught} of {SEEDS} wrong initializers caught"
 

@@ -1,0 +1,88 @@
+"""`--lang en` means English everywhere the grader writes: result.json and report.html carry no
+Spanish apart from what the student wrote. Bob (every classic mistake) and hostile or broken
+submissions, graded in the real sandbox on the Fashion-MNIST subset."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from grader.pipeline import Options, grade
+
+from ..conftest import ASSIGNMENTS
+from ..helpers import notebook
+from ..spanish import spanish_words, untranslated
+
+HOSTILE = {
+    "wrong_types": ['ex1_limit = "0.08"', "ex1_var_theory = float('nan')", "ex1_kernel = [[1, 2], [3, 4]]",
+                    "hw_val_accuracy = {'glorot_uniform': 0.9}", "hw_histories = 42",
+                    "class Liar:\n    def __eq__(self, other): return True\n    def __len__(self): return 3\nex1_var_empirical = Liar()"],
+    "failing_cells": ["raise ValueError('boom')", "def build_model(kernel_initializer='x', activation='relu'):\n    raise RuntimeError('no model')",
+                      "import keras\nex3_model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3)])"],
+    "slow_cell": ["import time\ntime.sleep(60)", "ex1_limit = (6 / 912) ** 0.5"],
+}
+
+
+def grader_written(saved: dict) -> str:
+    """result.json without the fields that hold the student's own text (cell sources, tracebacks)."""
+    saved = dict(saved, display_name="", student="", identity={})  # identity: the student's own names again
+    saved["execution"] = {k: v for k, v in saved["execution"].items() if k != "cells"}
+    return json.dumps(saved, ensure_ascii=False)
+
+
+def assert_english(folder):
+    saved = json.loads((folder / "result.json").read_text())
+    text = json.dumps(saved, ensure_ascii=False)
+    assert untranslated(text) == []
+    assert spanish_words(grader_written(saved)) == []
+    html = (folder / "report.html").read_text()
+    assert 'lang="en"' in html and untranslated(html) == []
+    return saved
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_bob_in_english(subset, reference_rubric, cache_dir, tmp_path):
+    result = grade(ASSIGNMENTS / "bob.ipynb", reference_rubric,
+                   Options(out=tmp_path, lang="en", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True))
+    saved = assert_english(tmp_path / "bob")
+    failing = [c for c in saved["checks"] if c["status"] == "fail"]
+    assert len(failing) >= 4 and {code for c in failing for code in c["mistakes"]} == {"wrong_limit", "initializer_argument_ignored", "bias_not_zeros"}
+    html = (tmp_path / "bob" / "report.html").read_text()
+    assert "build_model does not pass its kernel_initializer argument" in html and "First, this" in html
+    assert "Fix: Dense(..., kernel_initializer=kernel_initializer)" in html and "Solución" not in html
+    assert result.status == "graded"
+    # the notebook page too: the grader's words in English (the student's own cells stay as written)
+    from grader.messages import catalog
+
+    page = (tmp_path / "bob" / "notebook.html").read_text()
+    assert 'lang="en"' in page and "Your notebook, as it ran" in page and "What to fix first" in html
+    spanish = [v for k, v in catalog("es").items() if k.startswith("ui.nb.") and "{" not in v and v != catalog("en")[k]]
+    assert [v for v in spanish if v in page] == []
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_and_broken_in_english(case, subset, reference_rubric, cache_dir, tmp_path):
+    rubric = reference_rubric.with_protocol(epochs=1)
+    rubric = replace(rubric, limits=replace(rubric.limits, cell_timeout_s=5))
+    path = notebook(tmp_path / f"{case}.ipynb", *HOSTILE[case])
+    grade(path, rubric, Options(out=tmp_path / "out", lang="en", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True))
+    saved = assert_english(tmp_path / "out" / case)
+    if case == "slow_cell":
+        assert {c["id"]: c["status"] for c in saved["checks"]}["ex1_limit"] == "pass"
+        assert [cell["status"] for cell in saved["execution"]["cells"]] == ["timeout", "ok"]
+
+
+@pytest.mark.sandbox
+def test_invalid_and_module_in_english(subset, reference_rubric, cache_dir, tmp_path):
+    options = Options(out=tmp_path / "out", lang="en", data_dir=str(subset.folder), cache_dir=cache_dir, quiet=True)
+    (tmp_path / "rota.ipynb").write_text("{not json")
+    (tmp_path / "mod.py").write_text("ex1_limit = 0.0811\nimport sys\nsys.exit(3)\n")
+    (tmp_path / "syntax.py").write_text("def broken(:\n")
+    rubric = reference_rubric.with_protocol(epochs=1)
+    for name in ("rota.ipynb", "mod.py", "syntax.py"):
+        grade(tmp_path / name, rubric, options)
+        assert_english(tmp_path / "out" / name.split(".")[0])

@@ -1,0 +1,210 @@
+"""Artifacts are evidence, validated against the contract: wrong types never crash."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from grader.errors import ArtifactError
+from grader.execute import Execution
+from grader.extract import extract
+from grader.messages import render
+from grader.modeldesc import from_artifact
+from grader.sandbox import SandboxReport
+
+from ..spanish import spanish_words, untranslated
+
+REPORT = SandboxReport("bwrap", 65534, False, "cgroup", "cgroup", "tmpfs")
+
+
+def write(folder, values, files=None):
+    folder.mkdir(exist_ok=True)
+    for name, content in (files or {}).items():
+        if isinstance(content, np.ndarray):
+            np.save(folder / name, content, allow_pickle=False)
+        else:
+            (folder / name).write_text(json.dumps(content))
+    (folder / "manifest.json").write_text(json.dumps({"values": values, "errors": {}}))
+    return Execution("completed", (), folder, REPORT, 1.0)
+
+
+def test_wrong_types_become_problems(tmp_path, reference_rubric):
+    execution = write(tmp_path / "a", {
+        "ex1_limit": {"t": "str", "v": "0.08"},
+        "ex1_var_theory": {"t": "number", "v": "inf"},
+        "ex1_var_empirical": {"t": "unsupported", "type": "LyingFloat"},
+        "hw_val_accuracy": {"t": "dict", "v": {"glorot_uniform": {"t": "number", "v": 0.8}}},
+        "ex5_same_seed_identical": {"t": "number", "v": 1},
+    })
+    extracted = extract(execution, reference_rubric.contract)
+    es = render(extracted.problems, "es")
+    assert es["ex1_limit"] == "ex1_limit debe ser un número (float), es texto"
+    assert es["ex1_var_theory"] == "ex1_var_theory vale inf (no es un número finito)"
+    assert es["ex1_var_empirical"] == "ex1_var_empirical debe ser un número (float), es objeto no admitido (LyingFloat)"
+    assert es["hw_val_accuracy"] == "hw_val_accuracy: faltan las claves 'he_uniform', 'he_normal'"
+    assert es["ex5_same_seed_identical"] == "ex5_same_seed_identical debe ser True o False, es número"
+    en = render(extracted.problems, "en")
+    assert en["ex1_limit"] == "ex1_limit must be a number (float), it is text"
+    assert en["ex1_var_empirical"] == "ex1_var_empirical must be a number (float), it is unsupported object (LyingFloat)"
+    assert en["hw_val_accuracy"] == "hw_val_accuracy: the keys 'he_uniform', 'he_normal' are missing"
+    assert extracted.values == {}
+
+
+def test_array_shape_and_nan_checked(tmp_path, reference_rubric):
+    execution = write(tmp_path / "a", {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}},
+                      {"0001-array.npy": np.full((784, 128), np.nan, dtype="float32")})
+    assert render(extract(execution, reference_rubric.contract).problems["ex1_kernel"], "es") == "ex1_kernel contiene NaN o infinito"
+    execution = write(tmp_path / "b", {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}},
+                      {"0001-array.npy": np.zeros((10, 10), dtype="float32")})
+    problem = extract(execution, reference_rubric.contract).problems["ex1_kernel"]
+    assert render(problem, "es") == "ex1_kernel tiene forma (10, 10), se esperaba (784, 128)"
+    assert render(problem, "en") == "ex1_kernel has shape (10, 10), expected (784, 128)"
+
+
+def test_pickled_array_is_refused(tmp_path, reference_rubric):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    np.save(folder / "0001-array.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    execution = write(folder, {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}})
+    problem = render(extract(execution, reference_rubric.contract).problems["ex1_kernel"], "es")
+    assert problem.startswith("ex1_kernel: arreglo ilegible (") and "pickle" in problem
+
+
+def test_path_traversal_in_file_names_is_neutralised(tmp_path, reference_rubric):
+    (tmp_path / "secret.npy").parent.mkdir(exist_ok=True)
+    np.save(tmp_path / "secret.npy", np.ones((784, 128), dtype="float32"))
+    execution = write(tmp_path / "a", {"ex1_kernel": {"t": "array", "file": "../secret.npy"}})
+    assert "ex1_kernel" in extract(execution, reference_rubric.contract).problems
+
+
+def model_files(folder, layers, input_shape=(None, 784)):
+    files, described = {}, []
+    for i, (cls, config, weights) in enumerate(layers):
+        entries = []
+        for j, w in enumerate(weights):
+            name = f"{i:02d}{j:02d}-array.npy"
+            files[name] = w
+            entries.append({"t": "array", "file": name})
+        described.append({"class": cls, "config": config, "weights": entries})
+    files["0999-model.json"] = {"class": "Sequential", "input_shape": list(input_shape), "layers": described}
+    folder.mkdir(exist_ok=True)
+    for name, content in files.items():
+        if isinstance(content, np.ndarray):
+            np.save(folder / name, content)
+        else:
+            (folder / name).write_text(json.dumps(content))
+    return {"t": "model", "file": "0999-model.json"}
+
+
+def test_allow_list_refuses_custom_layers_and_activations(tmp_path):
+    entry = model_files(tmp_path, [("Lambda", {"function": "os.system"}, [])])
+    with pytest.raises(ArtifactError, match="no admitida") as info:
+        from_artifact(tmp_path, entry, "m")
+    assert info.value.render("es") == "m, capa 1: capa 'Lambda' no admitida (solo Dense, Flatten, Dropout, Activation, Rescaling)"
+    assert info.value.render("en") == "m, layer 1: layer 'Lambda' not accepted (only Dense, Flatten, Dropout, Activation, Rescaling)"
+    entry = model_files(tmp_path, [("Dense", {"units": 2, "activation": {"class_name": "Evil"}},
+                                    [np.zeros((784, 2), "float32"), np.zeros(2, "float32")])])
+    with pytest.raises(ArtifactError, match="activación"):
+        from_artifact(tmp_path, entry, "m")
+
+
+def test_weight_shapes_must_chain(tmp_path):
+    entry = model_files(tmp_path, [("Dense", {"units": 3, "activation": "relu"}, [np.zeros((10, 3), "float32"), np.zeros(3, "float32")])])
+    with pytest.raises(ArtifactError, match="forma"):
+        from_artifact(tmp_path, entry, "m")
+
+
+def test_valid_model_round_trips_to_canonical_json(tmp_path):
+    entry = model_files(tmp_path, [("Flatten", {}, []),
+                                   ("Dense", {"units": 3, "activation": "relu",
+                                              "kernel_initializer": {"class_name": "HeNormal", "config": {"seed": None}},
+                                              "bias_initializer": {"class_name": "Zeros", "config": {}}},
+                                    [np.ones((784, 3), "float32"), np.zeros(3, "float32")])], input_shape=(None, 28, 28))
+    desc = from_artifact(tmp_path, entry, "m")
+    assert desc.to_json()["layers"][1]["kernel_init"]["name"] == "he_normal"
+    assert desc.input_shape == (28, 28) and desc.kernels[0].shape == (784, 3)
+
+
+SPANISH = ("debe", "es un", "texto", "no está", "lista", "función", "capa", "forma", "arreglo", "falt", "ilegible",
+           "admitid", "vale", "número", "contiene", "se esperaba")
+
+
+def _no_spanish(text: str) -> None:
+    assert not [word for word in SPANISH if word in text.lower()], text
+    assert not spanish_words(text) and not untranslated(text), text
+
+
+def test_every_problem_reads_in_english_without_spanish(tmp_path, reference_rubric):
+    """Each kind of refusal the reader makes, rendered in English, carries no Spanish word."""
+    folder = tmp_path / "a"
+    folder.mkdir()
+    np.save(folder / "0001-array.npy", np.zeros((3, 3), "float32"))
+    np.save(folder / "0002-array.npy", np.array(["a", "b"]))
+    execution = write(folder, {
+        "ex1_limit": {"t": "list", "v": []},
+        "ex1_var_theory": {"t": "callable", "type": "function"},
+        "ex1_var_empirical": {"t": "number", "v": "nan"},
+        "ex1_kernel": {"t": "array", "file": "0001-array.npy"},
+        "ex1_model": {"t": "str", "v": "x"},
+        "build_model": {"t": "number", "v": 1.0},
+        "hw_val_accuracy": {"t": "list", "v": []},
+        "hw_histories": {"t": "dict", "v": {k: {"t": "bool", "v": True} for k in ("glorot_uniform", "he_uniform", "he_normal")}},
+        "ex5_same_seed_identical": {"t": ["hostile"]},
+    })
+    extracted = extract(execution, reference_rubric.contract)
+    assert set(extracted.problems) == set(reference_rubric.contract["names"])
+    for name, problem in extracted.problems.items():
+        english, spanish = render(problem, "en"), render(problem, "es")
+        _no_spanish(english)
+        # a problem starts with the contract name in both languages or in neither
+        assert english.startswith(name) == spanish.startswith(name), (english, spanish)
+    assert render(extracted.problems["ex1_limit"], "en") == "ex1_limit must be a number (float), it is list"
+    assert render(extracted.problems["ex1_var_theory"], "en") == "ex1_var_theory must be a number (float), it is function"
+    assert render(extracted.problems["ex1_model"], "en") == "ex1_model: is not a keras.Model"
+    assert render(extracted.problems["ex5_same_seed_identical"], "en") == "ex5_same_seed_identical must be True or False, it is unknown"
+    assert render(extracted.problems["ex1_var_theory"], "es") == "ex1_var_theory debe ser un número (float), es función"
+
+
+def test_model_refusals_read_in_english(tmp_path):
+    cases = [
+        ([("Dense", {"units": 3, "activation": "relu"}, [np.zeros((10, 3), "float32"), np.zeros(3, "float32")])], (None, 784),
+         "m, layer 1: kernel of shape (10, 3), expected (784, 3)"),
+        ([("Dense", {"units": 3, "activation": "relu"}, [np.zeros((784, 3), "float32"), np.zeros(3, "float32")])], (None, 28, 28),
+         "m, layer 1: Dense receives an input of shape [28, 28]; add Flatten() before it"),
+        ([("Dense", {"units": 3, "activation": "relu"}, [])], (None, 3, None), None),
+        ([("Activation", {"activation": "evil"}, [])], (None, 784), "m, layer 1: activation 'evil' not accepted"),
+        ([("Dropout", {"rate": "x"}, [])], (None, 784), "m, layer 1: non-numeric parameter"),
+        ([("Flatten", {}, [])], (None, 784), "m: the model has no Dense layers"),
+    ]
+    for i, (layers, shape, expected) in enumerate(cases):
+        folder = tmp_path / str(i)
+        entry = model_files(folder, layers, input_shape=shape)
+        with pytest.raises(ArtifactError) as info:
+            from_artifact(folder, entry, "m")
+        english = info.value.render("en")
+        _no_spanish(english)
+        assert english.startswith("m") and info.value.render("es").startswith("m")
+        if expected:
+            assert english == expected
+    assert info.value.render("es") == "m: el modelo no tiene capas Dense"
+    folder = tmp_path / "shape"
+    entry = model_files(folder, [("Flatten", {}, [])], input_shape=(None, 3, None))
+    with pytest.raises(ArtifactError) as info:
+        from_artifact(folder, entry, "m")
+    assert info.value.render("es") == "m: forma de entrada no admitida: [None, 3, None] (use keras.Input((784,)) o (28, 28))"
+    assert info.value.render("en") == "m: input shape not accepted: [None, 3, None] (use keras.Input((784,)) or (28, 28))"
+
+
+def test_unreadable_manifest_is_a_note_for_every_name(tmp_path, reference_rubric):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"values": ["not", "a", "dict"]}))
+    extracted = extract(Execution("completed", (), folder, REPORT, 1.0), reference_rubric.contract)
+    assert render(extracted.note, "es") == "los resultados extraídos son ilegibles (values no es un dict)"
+    assert render(extracted.note, "en") == "the extracted results are unreadable (values is not a dict)"
+    assert extracted.values == {} and set(extracted.problems) == set(reference_rubric.contract["names"])
+    (folder / "manifest.json").write_text("{not json")
+    note = render(extract(Execution("completed", (), folder, REPORT, 1.0), reference_rubric.contract).note, "es")
+    assert note.startswith("los resultados extraídos son ilegibles (Expecting property name")
