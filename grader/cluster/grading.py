@@ -28,7 +28,7 @@ from pathlib import Path
 from ..memo import MemoStore
 from ..retrain.cache import Cache
 from ..workerproc import Worker
-from .training import local_environment, scratch_dir
+from ..retrain.dask import local_environment, scratch_dir
 
 RESULT_FILES = ("notebook.html", "report.html", "result.json")  # notebook.html: when the run had one
 PROGRESS_TOPIC = "grader-progress"

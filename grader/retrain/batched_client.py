@@ -1,4 +1,4 @@
-"""Run batched jobs in `python -m grader.calibrate.worker`, and the retraining's trainer for extra seeds.
+"""Run batched jobs in `python -m grader.retrain.batched_worker`, and the retraining's trainer for extra seeds.
 
 `train_batched` has the signature of grader.retrain.client.train, so `run_all` caches, locks and
 reuses what it trains exactly as it does Keras runs (their keys differ: RunKind.BATCHED).
@@ -23,7 +23,7 @@ def run_job(models: list[dict], protocol: Protocol, data_folder, epochs: int | N
     result line (`runs`, `seconds`). `train_size`: only the first images of the training split (tests)."""
     job = {"protocol": protocol.to_json(), "data": str(data_folder), "epochs": epochs, "models": models,
            "train_size": train_size}
-    with Worker("grader.calibrate.worker", env=TRAINING_ENV, die_with_parent=signal.SIGKILL) as worker:
+    with Worker("grader.retrain.batched_worker", env=TRAINING_ENV, die_with_parent=signal.SIGKILL) as worker:
         result, code = None, None
         try:
             worker.send(job, last=True)
