@@ -10,7 +10,8 @@ false-alarm measurement) share this one helper, so they end the same way:
   (`leftovers.kill_tree`); `die_with_parent` adds the kernel's signal when this thread dies;
 - its stderr goes to a temporary file, so a chatty worker never blocks on a full pipe, and only
   the tail is read back for the error that says why it died;
-- a line that is not a JSON object (a library's stray print) is skipped;
+- a line that is not a JSON object (a library's stray print) is skipped; the output ends when
+  the worker has ended and its lines are read, even if a descendant still holds the pipe;
 - `timeout` bounds how long a read or a wait may take (WorkerTimeout); None waits as long as
   the worker lives;
 - a Registry holds the workers running now, so another thread can stop them all (an
@@ -38,6 +39,7 @@ from .messages import msg
 TRAINING_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}  # TF quiet; one hash seed in every worker
 STDERR_TAIL = 2000  # characters of a failed worker's stderr kept for its error
 _READ_BYTES = 1 << 16
+_POLL_S = 0.5  # how often a silent pipe checks whether its worker has ended
 
 
 class Registry:
@@ -143,10 +145,14 @@ class Worker:
             if self._eof:
                 rest, self._buffer = self._buffer, b""
                 return rest.decode(self.encoding, "replace") if rest.strip() else None
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([stdout], [], [], wait)
+            left = None if deadline is None else deadline - time.monotonic()
+            ready, _, _ = select.select([stdout], [], [], _POLL_S if left is None else max(0.0, min(left, _POLL_S)))
             if not ready:
-                raise self.timed_out(timeout)
+                if self.process.poll() is not None:  # it ended and all it wrote is read: a descendant still holding the pipe is not waited for
+                    self._eof = True
+                elif left is not None and left <= 0:
+                    raise self.timed_out(timeout)
+                continue
             chunk = os.read(stdout, _READ_BYTES)
             if chunk:
                 self._buffer += chunk
