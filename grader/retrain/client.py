@@ -164,7 +164,7 @@ def train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset
     try:
         for _ in range(worker_count(len(items), workers)):
             started.append(Worker("grader.retrain.worker", env=TRAINING_ENV, registry=_LIVE,
-                                   die_with_parent=signal.SIGKILL if die_with_parent else None))
+                                  die_with_parent=signal.SIGKILL if die_with_parent else None))
     except BaseException:
         for worker in started:
             worker.close()
