@@ -1,4 +1,4 @@
-"""Keras `fit` one model at a time against the batched path (grader/calibrate/batched.py).
+"""Keras `fit` one model at a time against the batched path (grader/retrain/batched.py).
 
     .venv/bin/python bench/calibrate.py [--seeds 10] [--keras-seeds N] [--epochs E] [--keras-json FILE]
 

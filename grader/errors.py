@@ -10,6 +10,8 @@
     ├── RetrainError             the grader's own training worker failed
     ├── OutputError              a report or result cannot be written (disk full, permissions)
     ├── ClusterError             a Dask scheduler unreachable, or a worker unlike the client
+    ├── WorkerError              a worker process ended before its answer (its code, its stderr's tail)
+    │   └── WorkerTimeout        … or did not answer in the time it was given
     └── NotReady                 this machine cannot grade (no teacher TensorFlow/Keras 3, a kernel
                                  that cannot import them or see the data); exit 5, nothing graded
 
@@ -93,6 +95,21 @@ class ClusterError(GraderError):
     pass
 
 
+class WorkerError(GraderError):
+    """A JSON-lines worker (grader/workerproc.py) that failed; callers translate it into their
+    own error (RetrainError, …) with the tail of its stderr as the hint."""
+
+    def __init__(self, message: "Message | str", *, hint: "Message | str" = "", code: int | None = None,
+                 stderr: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.stderr = stderr
+
+
+class WorkerTimeout(WorkerError):
+    pass
+
+
 class NotReady(GraderError):
     """The grader's own environment cannot grade (grader/readiness.py): never the student's fault."""
 
@@ -108,6 +125,8 @@ __all__ = [
     "RetrainError",
     "OutputError",
     "ClusterError",
+    "WorkerError",
+    "WorkerTimeout",
     "NotReady",
     "Interrupted",
 ]

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 
@@ -32,6 +30,7 @@ from .messages import msg
 from .initializers import EXCESS_KURTOSIS, InitSpec, shape_family, target_variance
 from .rubric import Rubric
 from .stats import fit_kernels, hidden_variance_ratio, norms_outside_band, variance_test
+from .workerproc import Worker
 
 FALSE_ALARM_MAX = 1e-3
 POWER_MIN = 0.99
@@ -195,7 +194,7 @@ def layer_variances(batch: np.ndarray, kernels: list[np.ndarray]) -> list[float]
 
 
 # one process per core, each single-threaded: TF's and BLAS's own thread pools would fight over the cores
-ONE_THREAD_ENV = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
+ONE_THREAD_ENV = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
                   "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -209,21 +208,22 @@ def measure(rubric: Rubric, draws: int, alpha: float | None = None, data_dir: st
     bounds = [draws * i // workers for i in range(workers + 1)]
     base = {"sets": shape_sets(rubric), "plan": _plan(rubric), "alpha": alpha, "similarity": similarity,
             "bound": rubric.exercises.ex3.similar_ratio_max if rubric.exercises else None, "data_dir": data_dir}
-    processes = []
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        process = subprocess.Popen([sys.executable, "-m", "grader.false_alarms"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD_ENV)
-        process.stdin.write(json.dumps({**base, "seeds": [start, stop]}))
-        process.stdin.close()
-        processes.append(process)
-    counts: dict[str, int] = {}
-    for process in processes:
-        out, err = process.stdout.read(), process.stderr.read()
-        process.wait()
-        if process.returncode != 0:
-            raise GraderError(msg("false_alarms.worker_failed", code=process.returncode, stderr=err.strip()[-2000:]))
-        for key, value in json.loads(out.strip().splitlines()[-1]).items():
-            counts[key] = counts.get(key, 0) + value
+    started = []
+    try:
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            started.append(Worker("grader.false_alarms", env=ONE_THREAD_ENV))
+            started[-1].send({**base, "seeds": [start, stop]}, last=True)
+        counts: dict[str, int] = {}
+        for worker in started:
+            answers = list(worker.messages())
+            code = worker.wait()
+            if code != 0 or not answers:
+                raise GraderError(msg("false_alarms.worker_failed", code=code, stderr=worker.stderr_tail()))
+            for key, value in answers[-1].items():
+                counts[key] = counts.get(key, 0) + value
+    finally:
+        for worker in started:
+            worker.close()
     return rows_from_counts(rubric, counts, draws, similarity)
 
 

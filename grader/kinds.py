@@ -71,7 +71,7 @@ class RunKind(_Vocabulary):
 
     TRAIN = "train"
     REPRO = "repro"  # exercise 5: trained twice with a seed and twice without, one short epoch
-    BATCHED = "batched"  # an extra seed (--seeds), trained with the others in one batch (grader/calibrate/batched.py)
+    BATCHED = "batched"  # an extra seed (--seeds), trained with the others in one batch (grader/retrain/batched.py)
 
 
 class SandboxLevel(_Vocabulary):

@@ -27,7 +27,7 @@ from .calibrate import load_calibration
 from .memo import MemoSettings, MemoStore, memo_claims
 from .messages import Message, msg, render
 from .readiness import FAULT_RETRAIN, GraderFault, environment_fault
-from .retrain import ReferenceTraining, missing_references, retrain, retraining_json
+from .retrain import ReferenceTraining, cluster_trainer, missing_references, retrain, retraining_json
 from .rubric import Rubric
 from .sandbox import Sandbox
 
@@ -253,10 +253,7 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
             last[0] = time.monotonic()
             _say(options, Message("pipeline.progress", {"student": sub.student, "message": message}))
 
-    trainer = None
-    if options.cluster:  # imported here: Dask is loaded only by a cluster run
-        from .cluster.training import cluster_trainer
-        trainer = cluster_trainer(options.cluster, options.data_dir)
+    trainer = cluster_trainer(options.cluster, options.data_dir) if options.cluster else None  # Dask loads only then
     try:
         retraining = retrain(extracted.values, rubric, dataset, cache_dir=options.cache_dir, mode=options.retrain,
                              extra_seeds=options.seeds, progress=progress, memo_store=memo.store,

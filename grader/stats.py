@@ -183,5 +183,10 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float
     return mean, mean - half, mean + half
 
 
-__all__ = ["ks_statistic", "ks_uniform", "ks_critical", "variance_test", "VarianceTest", "fit_kernels", "ModelFit", "LayerFit", "best_match", "mean_ci", "z_critical", "DEFAULT_ALPHA",
+def fail_share(summary: dict) -> float:
+    """The share (%) of correct solutions that scoring the criterion would fail: seeds where it did not hold."""
+    return 100.0 * (summary["seeds"] - summary["holds"]) / summary["seeds"] if summary["seeds"] else math.nan
+
+
+__all__ = ["fail_share", "ks_statistic", "ks_uniform", "ks_critical", "variance_test", "VarianceTest", "fit_kernels", "ModelFit", "LayerFit", "best_match", "mean_ci", "z_critical", "DEFAULT_ALPHA",
            "expected_kernel_norm", "norms_outside_band", "hidden_variance_ratio", "NORM_SLACK"]

@@ -21,13 +21,10 @@ written, and NotReady (exit 5) says why and the fix. A grader_error is never "un
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import queue
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -41,6 +38,7 @@ from .. import data as data_module
 from ..pipeline import Options, error_result, fingerprint, memo_settings, start_references
 from ..report import write_result
 from ..rubric import Rubric
+from ..workerproc import Worker, stop_all
 from .class_files import write_class_files
 from .discover import Entry, discover
 from .progress import Progress
@@ -86,19 +84,10 @@ def write_error(entry: Entry, status: GradeStatus, message, rubric: Rubric, opti
     write_result(result, None, rubric, options.out, options.lang)
 
 
-def stop_workers(processes: list, grace_s: float = 15.0) -> None:
+def stop_workers(workers: list, grace_s: float = 15.0) -> None:
     """SIGTERM every worker (each ends its kernel and sandbox on the way out), then SIGKILL its
-    whole session after `grace_s`: no worker, kernel or trainer outlives an interrupted batch."""
-    for process in processes:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    whole tree after `grace_s`: no worker, kernel or trainer outlives an interrupted batch."""
+    stop_all(workers, grace_s)
 
 
 @dataclass
@@ -174,16 +163,13 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
     worker_options = replace(options, references=False)
     events: queue.Queue = queue.Queue()
     reported: set[str] = set()
-    running: dict[str, tuple[subprocess.Popen, float, Entry]] = {}
+    running: dict[str, tuple[Worker, float, Entry]] = {}
     pending = list(todo)
     halted: tuple[str, str] | None = None  # (student, reason): the grader's environment failed
 
-    def reader(student: str, process: subprocess.Popen) -> None:
-        for line in process.stdout:
-            try:
-                events.put((student, json.loads(line)))
-            except ValueError:
-                continue
+    def reader(student: str, process: Worker) -> None:
+        for message in process.messages():
+            events.put((student, message))
         events.put((student, {"eof": True}))
 
     try:
@@ -194,10 +180,8 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                     write_error(entry, GradeStatus.INVALID_SUBMISSION, entry.note, rubric, options)
                     progress.finish(entry.student, msg("batch.invalid", student=entry.student, note=entry.note), None)
                     continue
-                process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-                process.stdin.write(job(entry.path, entry.student, rubric_path, rubric, worker_options, entry.who))
-                process.stdin.close()
+                process = Worker("grader.batch.worker", stderr=False)
+                process.send(job(entry.path, entry.student, rubric_path, rubric, worker_options, entry.who), last=True)
                 running[entry.student] = (process, time.monotonic(), entry)
                 threading.Thread(target=reader, args=(entry.student, process), daemon=True).start()
                 progress.update(entry.student, msg("batch.start"))
@@ -222,11 +206,12 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
                     others = [s for s in running if s != student]
                     stop_workers([running[s][0] for s in others])
                     for other in others:
-                        del running[other]
+                        running.pop(other)[0].close()
             elif "fatal" in message:
                 for other, (proc, _, _) in running.items():
                     if other != student:
                         proc.kill()
+                        proc.close()
                 raise OutputError(str(message["fatal"]))
             elif "error" in message:
                 reported.add(student)
@@ -236,15 +221,14 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             elif message.get("eof"):
                 code = process.wait()
                 del running[student]
-                try:  # whatever the worker left behind in its session (a kernel, a trainer) goes with it
-                    os.killpg(process.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                process.close()  # whatever the worker left behind in its session (a kernel, a trainer) goes with it
                 if student not in reported:
                     write_error(entry, GradeStatus.GRADER_ERROR, msg("batch.worker_died", code=code), rubric, options)
                     progress.finish(student, msg("batch.worker_failed", student=student, code=code), time.monotonic() - began)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: each worker stops its own run cleanly, then the batch stops
         stop_workers([process for process, _, _ in running.values()])
+        for process, _, _ in running.values():
+            process.close()
         if references is not None:
             references.stop()
         raise

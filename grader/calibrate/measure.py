@@ -48,9 +48,4 @@ def figures(per_seed: list[dict], he_initializers, baseline: str, criterion_pp: 
     return {init: summarize(per_seed, init, baseline, criterion_pp) for init in he_initializers}
 
 
-def fail_share(summary: dict) -> float:
-    """The share (%) of correct solutions that scoring the criterion would fail: seeds where it did not hold."""
-    return 100.0 * (summary["seeds"] - summary["holds"]) / summary["seeds"] if summary["seeds"] else math.nan
-
-
-__all__ = ["summarize", "figures", "per_seed_table", "threshold_95", "fail_share", "SHARE"]
+__all__ = ["summarize", "figures", "per_seed_table", "threshold_95", "SHARE"]

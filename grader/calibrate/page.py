@@ -11,7 +11,7 @@ import math
 import jinja2
 
 from ..messages import language, text
-from .measure import fail_share
+from ..stats import fail_share
 
 PAGE = """<!DOCTYPE html>
 <html lang="{{ lang }}">

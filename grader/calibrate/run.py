@@ -19,10 +19,10 @@ from pathlib import Path
 from .. import __version__
 from ..messages import msg
 from ..report.output import write_text_atomic
+from ..retrain.batched_client import run_job
 from ..retrain.plan import reference_model, seed_list
 from ..retrain.specs import tf_version
 from ..rubric import Rubric
-from .client import run_job
 from .measure import figures, per_seed_table
 from .page import render_page
 from .store import protocol_json, save

@@ -5,7 +5,7 @@ unchanged), checks the workers (`connect.check_workers`), then:
 
 1. sends what its store holds (every retraining run, and the memo entries of the protocol's
    reference runs) once, as one scattered object each worker fetches when it first needs it;
-2. submits the reference runs it lacks as training tasks (`training.train_task`, keyed by their
+2. submits the reference runs it lacks as training tasks (`retrain.dask.train_task`, keyed by their
    content), which every grading task takes as arguments, so the first notebooks are served
    their protocol fits instead of training them in every sandbox;
 3. submits one grading task per submission (`grading.grade_task`) and, as each finishes, writes
@@ -42,7 +42,7 @@ from ..retrain.plan import reference_specs
 from ..rubric import Rubric
 from .connect import ClusterSpec, check_workers, dashboard, open_cluster
 from .grading import PROGRESS_TOPIC, RESULT_FILES, grade_task
-from .training import (GRADE, RUN_PREFIX, TRAIN, TRAIN_PRIORITY, TRAINED_TOPIC, accept_run, run_key, train_job,
+from ..retrain.dask import (GRADE, RUN_PREFIX, TRAIN, TRAIN_PRIORITY, TRAINED_TOPIC, accept_run, run_key, train_job,
                        train_task)
 
 MAX_FILE_BYTES = 64 << 20  # a report or result larger than this from a worker is refused

@@ -20,7 +20,7 @@ from .. import __version__
 from .. import data as data_module
 from ..errors import ClusterError, GraderError
 from ..messages import Joined, msg
-from .training import GRADE, TRAIN
+from ..retrain.dask import GRADE, TRAIN
 
 CONNECT_TIMEOUT_S = 20
 COMPARED = ("grader", "rubric", "data", "tensorflow", "bwrap", "root", "cgroups")

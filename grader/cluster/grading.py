@@ -20,18 +20,15 @@ although the file is graded here under a scratch path.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from .. import leftovers
 from ..memo import MemoStore
 from ..retrain.cache import Cache
-from .training import local_environment, scratch_dir
+from ..workerproc import Worker
+from ..retrain.dask import local_environment, scratch_dir
 
 RESULT_FILES = ("notebook.html", "report.html", "result.json")  # notebook.html: when the run had one
 PROGRESS_TOPIC = "grader-progress"
@@ -85,31 +82,16 @@ def grade_task(job_text: str, filename: str, content: bytes, rubric_text: str | 
         options.update(out=str(folder / "out"), cache_dir=str(scratch) if cache is not None else None,
                        references=False, cluster=worker.scheduler.address, quiet=True)
         payload.update(path=str(path), options=options)
-        process = subprocess.Popen([sys.executable, "-m", "grader.batch.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-                                   preexec_fn=lambda: leftovers.die_with_parent(signal.SIGTERM))
-        try:
-            process.stdin.write(json.dumps(payload))
-            process.stdin.close()
-            for line in process.stdout:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
+        # leaving the block ends whatever the process left in its session (a kernel, a trainer)
+        with Worker("grader.batch.worker", stderr=False, die_with_parent=signal.SIGTERM) as process:
+            process.send(payload, last=True)
+            for message in process.messages():
                 if "stage" in message:
                     worker.log_event(PROGRESS_TOPIC, {"student": student, "stage": str(message["stage"]),
                                                       "detail": str(message.get("detail", ""))[:200]})
                 elif {"done", "error", "fatal"} & set(message):
                     outcome = message
             code = process.wait()
-        finally:  # whatever the process left in its session (a kernel, a trainer) goes with it
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if process.poll() is None:
-                process.kill()
-                process.wait()
         files = {}
         for name in RESULT_FILES:
             try:

@@ -68,6 +68,21 @@ def _keys(evidence: dict, path: tuple) -> list[str | None]:
     return [k for k, v in level.items() if _lookup(evidence, path, k) is not None]
 
 
+def and_join(items: list[str], lang: str) -> str:
+    """"a, b y c" / "a, b and c"."""
+    items = [str(item) for item in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return text(lang, "ui.and", head=", ".join(items[:-1]), last=items[-1])
+
+
+def signed_pp(value: float) -> str:
+    """A difference in percentage points as the class writes it: a sign always, a real minus."""
+    if not math.isfinite(value):
+        return "—"
+    return f"{value:+.2f}".replace("-", "−")
+
+
 def exercise_tables(checks, lang: str) -> dict[str, list[dict]]:
     """exercise → rows {label, yours, grader, check}: only rows where at least one side has a number."""
     tables: dict[str, list[dict]] = {}
@@ -84,4 +99,4 @@ def exercise_tables(checks, lang: str) -> dict[str, list[dict]]:
     return tables
 
 
-__all__ = ["exercise_tables", "readable", "ROWS"]
+__all__ = ["exercise_tables", "readable", "and_join", "signed_pp", "ROWS"]

@@ -26,7 +26,8 @@ from ..initializers import glorot_limit
 from ..messages import catalog, fill, language, render, text
 from . import plots
 from .notebook import definitions, notebook_page, render_notebook_page
-from .numbers import exercise_tables
+from .criterion import criterion_paragraph
+from .numbers import and_join, exercise_tables, signed_pp
 from .output import write_text_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,21 +45,6 @@ class Material:
     extracted: object
     retraining: object
     execution: object
-
-
-def and_join(items: list[str], lang: str) -> str:
-    """"a, b y c" / "a, b and c"."""
-    items = [str(item) for item in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return text(lang, "ui.and", head=", ".join(items[:-1]), last=items[-1])
-
-
-def signed_pp(value: float) -> str:
-    """A difference in percentage points as the class writes it: a sign always, a real minus."""
-    if not math.isfinite(value):
-        return "—"
-    return f"{value:+.2f}".replace("-", "−")
 
 
 def _family(ref) -> str:
@@ -110,7 +96,6 @@ def ui_texts(rubric, lang: str, calibration: dict | None = None) -> dict:
             ui.setdefault(group, {})[item] = value
         else:
             ui[name] = value
-    from ..calibrate import criterion_paragraph  # the teacher's `grade calibrate`, else the rubric's table
     ui["noise"] = criterion_paragraph(rubric, lang, calibration)
     return ui
 
@@ -405,4 +390,4 @@ def write_result(result, html: str | None, rubric, out: Path, lang: str = "es", 
     write_text_atomic(folder / "result.json", json.dumps(result.to_json(lang), indent=1, ensure_ascii=False))
 
 
-__all__ = ["render_report", "render_notebook", "environment_lines", "inline_code", "write_result", "memo_lines", "Material", "ui_texts", "and_join", "signed_pp"]
+__all__ = ["render_report", "render_notebook", "environment_lines", "inline_code", "write_result", "memo_lines", "Material", "ui_texts"]

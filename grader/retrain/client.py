@@ -1,6 +1,6 @@
 """Run a list of RunSpecs: from the cache where possible, else in parallel worker processes.
 
-Training happens in `python -m grader.retrain.worker` (JSON lines in and out), so TensorFlow's
+Training happens in `python -m grader.retrain.worker` (JSON lines in and out, grader/workerproc.py), so TensorFlow's
 state never leaks into the grader and a crash costs one RetrainError. With a memo store, the
 workers serve fits already trained and record the ones they train (grader/memo).
 """
@@ -8,37 +8,28 @@ workers serve fits already trained and record the ones they train (grader/memo).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
-import subprocess
-import sys
-import tempfile
+import signal
 import threading
 import time
 
-from .. import leftovers
 from ..data import Dataset
-from ..errors import RetrainError
+from ..errors import RetrainError, WorkerError
 from ..kinds import RunKind
 from ..messages import msg
 from ..rubric import Protocol
 from .cache import Cache
 from .specs import RunResult, RunSpec
+from ..workerproc import TRAINING_ENV, Registry, Worker
 from .worker import ANNOUNCE
 
-
-_LIVE: set = set()  # worker processes running now, for stop_workers()
-_LIVE_LOCK = threading.Lock()
+_LIVE = Registry()  # training workers running now, for stop_workers()
 
 
 def stop_workers() -> None:
     """Kill every training worker this process started (an interrupted run, a stopped thread)."""
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for process in live:
-        if process.poll() is None:
-            process.kill()
+    _LIVE.kill_all()
 
 
 VALUE_KEYS = ("history", "kernel_norms_before", "kernel_norms_after", "duration_s", "activations", "extra", "memo")
@@ -169,34 +160,27 @@ def train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset
         jobs.put(job)
     pending = Pending(memo_store)
     results: queue.Queue = queue.Queue()
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
-    processes = []
-    for _ in range(worker_count(len(items), workers)):
-        errors = tempfile.TemporaryFile("w+")
-        process = subprocess.Popen([sys.executable, "-m", "grader.retrain.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
-                                   preexec_fn=leftovers.die_with_parent if die_with_parent else None)
-        processes.append((process, errors))
-        with _LIVE_LOCK:
-            _LIVE.add(process)
+    started = []
+    try:
+        for _ in range(worker_count(len(items), workers)):
+            started.append(Worker("grader.retrain.worker", env=TRAINING_ENV, registry=_LIVE,
+                                  die_with_parent=signal.SIGKILL if die_with_parent else None))
+    except BaseException:
+        for worker in started:
+            worker.close()
+        raise
 
-    def drive(process, errors) -> None:
+    def drive(worker: Worker) -> None:
         """Feed one worker job by job; report each line; a dead worker ends with an error."""
         try:
-            process.stdin.write(json.dumps(header) + "\n")
-            process.stdin.flush()
+            worker.send(header)
             while True:
                 try:
                     job = jobs.get_nowait()
                 except queue.Empty:
                     break
-                process.stdin.write(json.dumps(job) + "\n")
-                process.stdin.flush()
-                for line in process.stdout:
-                    try:
-                        message = json.loads(line)
-                    except ValueError:
-                        continue
+                worker.send(job)
+                for message in worker.messages():
                     if "progress" in message:
                         results.put(("progress", message["progress"]))
                         continue
@@ -206,17 +190,16 @@ def train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset
                     results.put(("done", (message["id"], {k: message.get(k) for k in VALUE_KEYS})))
                     break
                 else:
-                    raise BrokenPipeError("the worker stopped")
-            process.stdin.close()
-            if process.wait() != 0:
-                raise BrokenPipeError("the worker failed")
-        except (OSError, ValueError):
-            errors.seek(0)
-            results.put(("failed", errors.read().strip()[-2000:]))
+                    raise worker.died()
+            worker.close_input()
+            if worker.wait() != 0:
+                raise worker.died()
+        except (OSError, ValueError, KeyError, WorkerError):
+            results.put(("failed", worker.stderr_tail()))
         finally:
             results.put(("exit", None))
 
-    threads = [threading.Thread(target=drive, args=pair, daemon=True) for pair in processes]
+    threads = [threading.Thread(target=drive, args=(worker,), daemon=True) for worker in started]
     for thread in threads:
         thread.start()
     try:
@@ -240,13 +223,8 @@ def train(items: list[tuple[str, RunSpec]], protocol: Protocol, dataset: Dataset
             raise RetrainError(msg("retrain.worker_failed"), hint=failure or "")
     finally:  # interrupted, or the caller stopped early: no worker outlives its client
         pending.clear()
-        for process, errors in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            errors.close()
-            with _LIVE_LOCK:
-                _LIVE.discard(process)
+        for worker in started:
+            worker.close()
 
 
 __all__ = ["run_all", "train", "worker_count", "stop_workers", "VALUE_KEYS"]

@@ -18,6 +18,8 @@ from ..kinds import RetrainMode, RunKind
 from ..messages import Message, msg
 from ..modeldesc import ModelDesc
 from ..rubric import InitRef, Rubric
+from .batched import batchable
+from .batched_client import train_batched
 from .cache import Cache
 from .client import run_all, stop_workers
 from .specs import Retraining, RunSpec
@@ -149,8 +151,6 @@ class ReferenceTraining:
 def extra_seed_kind(desc: dict, seed: int, rubric: Rubric, trainer) -> RunKind:
     """The protocol seed trains with Keras (the memo serves its fits bitwise); an extra seed of a
     plain MLP trains batched with the others, locally (a cluster run keeps one Keras task per key)."""
-    from ..calibrate.batched import batchable
-
     if seed == rubric.protocol.seed or trainer is not None or not batchable(desc, rubric.protocol):
         return RunKind.TRAIN
     return RunKind.BATCHED
@@ -175,7 +175,6 @@ def retrain(values: dict, rubric: Rubric, dataset, *, cache_dir, mode: RetrainMo
                           Cache(cache_dir), progress, cache_only=mode == RetrainMode.CACHE_ONLY, memo_store=memo_store,
                           workers=workers, trainer=trainer)
         if batched:  # the extra seeds: one batched computation (their keys are their own: kind BATCHED)
-            from ..calibrate.client import train_batched
             results += run_all(batched, rubric.protocol, dataset, Cache(cache_dir), progress,
                                cache_only=mode == RetrainMode.CACHE_ONLY, trainer=train_batched)
     except (RetrainError, OSError) as exc:

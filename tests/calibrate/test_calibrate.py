@@ -15,9 +15,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from grader.calibrate import criterion_paragraph, load_calibration
-from grader.calibrate.batched import batchable, permutations, plain_layers
-from grader.calibrate.client import run_job
+from grader.calibrate import load_calibration
+from grader.report.criterion import criterion_paragraph
+from grader.retrain.batched import batchable, permutations, plain_layers
+from grader.retrain.batched_client import run_job
 from grader.calibrate.measure import figures, summarize, threshold_95
 from grader.calibrate.store import accuracy_table, protocol_json, save
 from grader.calibrate.validate import compare_samples, curve_z, permutation_p, validate
@@ -240,7 +241,7 @@ def test_grade_calibrate_writes_calibration_json_the_page_and_the_store(referenc
 def test_extra_seeds_train_batched_through_the_retraining_cache(reference_rubric, subset, tmp_path):
     """`grade --seeds K`: the extra seeds' RunSpecs (kind BATCHED) train in one batch, are cached
     under keys of their own (never a Keras run's), and a second grading reads them back."""
-    from grader.calibrate.client import train_batched
+    from grader.retrain.batched_client import train_batched
     from grader.retrain import Cache, RunSpec, run_all
 
     rubric = reference_rubric.with_protocol(epochs=1)

@@ -22,6 +22,8 @@ from ..kinds import RunKind
 from ..memo import MemoStore
 from ..messages import msg
 from ..rubric import Protocol
+from .client import train
+from .specs import RunSpec
 
 RUN_PREFIX = "grader-run-"
 TRAINED_TOPIC = "grader-trained"  # one event per run a worker actually trained (the client counts them)
@@ -76,9 +78,6 @@ def train_job(key: str, spec, protocol: Protocol, dataset, data_dir: str | None)
 def train_task(job_text: str) -> dict:
     """On a worker: train one run. Refuses (ClusterError) when this worker's data or versions
     would give the run another key than the one asked for: its result would not be that run's."""
-    from ..retrain.client import train
-    from ..retrain.specs import RunSpec
-
     local_environment()
     job = json.loads(job_text)
     protocol = Protocol(**job["protocol"])
@@ -106,7 +105,7 @@ def accept_run(raw: dict, memo_store: MemoStore | None) -> tuple[str, dict]:
 
 
 def cluster_trainer(address: str, data_dir: str | None):
-    """A trainer for `retrain.run_all` (same signature as `retrain.client.train`) that makes each
+    """A trainer for `run_all` (same signature as `client.train`) that makes each
     missing run a task on the cluster at `address`, instead of a local process."""
 
     def trainer(items, protocol, dataset, progress, memo_store=None, workers=None, on_announced=lambda: None):

@@ -1,4 +1,4 @@
-"""Run batched jobs in `python -m grader.calibrate.worker`, and the retraining's trainer for extra seeds.
+"""Run batched jobs in `python -m grader.retrain.batched_worker`, and the retraining's trainer for extra seeds.
 
 `train_batched` has the signature of grader.retrain.client.train, so `run_all` caches, locks and
 reuses what it trains exactly as it does Keras runs (their keys differ: RunKind.BATCHED).
@@ -7,16 +7,13 @@ reuses what it trains exactly as it does Keras runs (their keys differ: RunKind.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
+import signal
 import time
 
-from .. import leftovers
 from ..errors import RetrainError
 from ..messages import msg
 from ..rubric import Protocol
+from ..workerproc import TRAINING_ENV, Worker
 from .batched import plain_layers
 
 
@@ -26,32 +23,20 @@ def run_job(models: list[dict], protocol: Protocol, data_folder, epochs: int | N
     result line (`runs`, `seconds`). `train_size`: only the first images of the training split (tests)."""
     job = {"protocol": protocol.to_json(), "data": str(data_folder), "epochs": epochs, "models": models,
            "train_size": train_size}
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
-    with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen([sys.executable, "-m", "grader.calibrate.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
-                                   preexec_fn=leftovers.die_with_parent)
+    with Worker("grader.retrain.batched_worker", env=TRAINING_ENV, die_with_parent=signal.SIGKILL) as worker:
+        result, code = None, None
         try:
-            process.stdin.write(json.dumps(job))
-            process.stdin.close()
-            result = None
-            for line in process.stdout:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue
+            worker.send(job, last=True)
+            for message in worker.messages():
                 if "progress" in message:
                     progress(message["progress"])
                 elif "runs" in message:
                     result = message
-            code = process.wait()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            code = worker.wait()
+        except BrokenPipeError:  # it died before reading its job: said below with its stderr
+            code = worker.wait()
         if code != 0 or result is None:
-            errors.seek(0)
-            raise RetrainError(msg("calibrate.worker_failed", code=code), hint=errors.read().strip()[-2000:])
+            raise RetrainError(msg("calibrate.worker_failed", code=code), hint=worker.stderr_tail())
     return result
 
 

@@ -9,20 +9,8 @@ ships (homework.measured) as what it is: the rubric author's measurement, not th
 from __future__ import annotations
 
 from ..messages import text
-from ..stats import mean_ci
-from .measure import fail_share
-
-
-def _signed(value: float) -> str:
-    from ..report.student import signed_pp  # imported late: the report imports this module
-
-    return signed_pp(value)
-
-
-def _and(items: list[str], lang: str) -> str:
-    from ..report.student import and_join
-
-    return and_join(items, lang)
+from ..stats import fail_share, mean_ci
+from .numbers import and_join as _and, signed_pp as _signed
 
 
 def _differences(diffs_by_init: dict, baseline: str, lang: str) -> str:

@@ -1,7 +1,7 @@
-"""`python -m grader.calibrate.worker`: one JSON job on stdin, progress lines and one result line out.
+"""`python -m grader.retrain.batched_worker`: one JSON job on stdin, progress lines and one result line out.
 
 The job: `{"protocol", "data", "epochs", "models": [{"label", "seed", "model"}]}`. Every model
-trains in one batched computation (grader/calibrate/batched.py), with the protocol's threads and
+trains in one batched computation (grader/retrain/batched.py), with the protocol's threads and
 op determinism, in this process of its own, so TensorFlow's settings never leak into the grader.
 """
 
