@@ -8,7 +8,6 @@ turned into a `ModelDesc`. The grader builds its own Keras model from a ModelDes
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ LAYER_KINDS = {"Dense": "dense", "Flatten": "flatten", "Dropout": "dropout", "Ac
                "InputLayer": "input", "Rescaling": "rescaling"}
 MAX_UNITS = 20_000
 MAX_PARAMS = 50_000_000
-MAX_MODEL_JSON = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,30 +87,37 @@ def _layer_kinds_text() -> str:
     return ", ".join(name for name, kind in LAYER_KINDS.items() if kind != "input")
 
 
-def _load_npy(folder: Path, entry, where: str) -> np.ndarray:
+def _load_npy(folder: Path, entry, where: str, budget) -> np.ndarray:
+    """One weight array, its header checked before any allocation (grader/extract/bounded.py)."""
+    from .extract.bounded import Refused, read_npy  # here: grader.extract imports this module
+
     if not isinstance(entry, dict) or entry.get("t") != "array" or not isinstance(entry.get("file"), str):
         raise _fail(where, msg("model.weight_not_array"))
     path = folder / Path(entry["file"]).name
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise _fail(where, msg("model.unreadable_array", error=str(exc))) from exc
+        array = read_npy(path, budget=budget, kinds="biuf")
+    except Refused as exc:
+        raise _fail(where, msg("model.unreadable_array", error=exc.message)) from exc
     if array.dtype.kind != "f":
         raise _fail(where, msg("model.weight_not_float", dtype=str(array.dtype)))
     return array
 
 
-def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
-    """Validate one exported model (entry from the manifest) and load its weights."""
+def from_artifact(folder: Path, entry, where: str, budget=None) -> ModelDesc:
+    """Validate one exported model (entry from the manifest) and load its weights, every byte
+    within the bounds of grader/extract/bounded.py (`budget`: the extraction's, shared by its reads)."""
+    from .extract.bounded import MAX_MODEL_JSON, Budget, Refused, read_json  # here: grader.extract imports this module
+
+    budget = budget if budget is not None else Budget()
     if not isinstance(entry, dict) or entry.get("t") != "model":
         raise _fail(where, msg("model.not_a_model"))
     path = folder / Path(str(entry.get("file", ""))).name
-    if not path.is_file() or path.stat().st_size > MAX_MODEL_JSON:
+    if not path.is_file():
         raise _fail(where, msg("model.description_missing"))
     try:
-        raw = json.loads(path.read_text())
-    except ValueError as exc:
-        raise _fail(where, msg("model.description_unreadable", error=str(exc))) from exc
+        raw = read_json(path, MAX_MODEL_JSON, budget)
+    except Refused as exc:
+        raise _fail(where, msg("model.description_unreadable", error=exc.message)) from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("layers"), list):
         raise _fail(where, msg("model.no_layers"))
     shape = raw.get("input_shape")
@@ -158,10 +163,10 @@ def from_artifact(folder: Path, entry, where: str) -> ModelDesc:
             raise _fail(lw, msg("model.needs_flatten", shape=str(current)))
         if len(weights) != (2 if use_bias else 1):
             raise _fail(lw, msg("model.weight_count", expected=2 if use_bias else 1, found=len(weights)))
-        kernel = _load_npy(path.parent, weights[0], lw)
+        kernel = _load_npy(path.parent, weights[0], lw, budget)
         if kernel.shape != (current[0], units):
             raise _fail(lw, msg("model.kernel_shape", found=str(kernel.shape), expected=str((current[0], units))))
-        bias = _load_npy(path.parent, weights[1], lw) if use_bias else None
+        bias = _load_npy(path.parent, weights[1], lw, budget) if use_bias else None
         if bias is not None and bias.shape != (units,):
             raise _fail(lw, msg("model.bias_shape", found=str(bias.shape), expected=str((units,))))
         params += kernel.size + (bias.size if bias is not None else 0)

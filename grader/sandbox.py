@@ -43,6 +43,7 @@ INPUT = "/opt/grader"
 OUTBOX = "/opt/grader-out"
 MEMO = "/opt/grader-memo"  # the training memo's entries, read-only, openable by exact key only
 OUTBOX_MB = 512
+CONN_MB = 16  # the kernel's sockets, connection file and log: what a student writes there stops here, not at the host's disk
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # the student's process: uid/gid 65534, no groups, no capabilities, no way back up
 _DROP = ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
@@ -237,7 +238,7 @@ class Sandbox:
         if self.level == SandboxLevel.UNPRIVILEGED and not _is_root():
             raise SandboxUnavailable(msg("sandbox.unprivileged_needs_root"), hint=msg("sandbox.needs_root_hint"))
         if _is_root():
-            for folder, megabytes in ((self.scratch, self.limits.scratch_mb), (self.outbox, OUTBOX_MB)):
+            for folder, megabytes in ((self.scratch, self.limits.scratch_mb), (self.outbox, OUTBOX_MB), (self.conn, CONN_MB)):
                 size = f"size={megabytes}m,mode=0755,uid={NOBODY},gid={NOBODY}"
                 done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "grader-scratch", str(folder)],
                                       capture_output=True, text=True)
@@ -276,6 +277,11 @@ class Sandbox:
             self._cgroups.kill_all()
         for process in self._tracked:
             leftovers.kill_tree(process.pid, process.start, process.session)
+
+    @property
+    def conn_capped(self) -> bool:
+        """The connection folder is its own small tmpfs (not the host's temp folder)."""
+        return self.conn in self._mounted
 
     def oom_killed(self) -> bool:
         return bool(self._cgroups and self._cgroups.oom_killed())

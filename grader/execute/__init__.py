@@ -36,7 +36,9 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     `memo_config`: the training memo as the sandbox sees it (MemoSettings.sandbox_config)."""
     started = time.monotonic()
     artifacts_module.install(sandbox, contract_path, memo_config)
-    log_path = sandbox.work / "kernel.log"
+    # on the connection folder's small tmpfs (grader/sandbox.py: CONN_MB): the kernel writes its own stdout and
+    # stderr there, so what a student prints at the file descriptor stops at that size, not at the host's disk
+    log_path = (sandbox.conn if sandbox.conn_capped else sandbox.work) / "kernel.log"
     harvest_s = notebook = None
     if sub.kind == "ipynb":
         nb = submission_module.notebook(sub.source)
@@ -49,7 +51,10 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
         status, cells, message = run_module(sandbox, log_path)
-    artifacts = artifacts_module.copy_out(sandbox.outbox, artifacts_dest)
+    harvested = harvest_s is not None if sub.kind == "ipynb" else status != RunStatus.TIMEOUT or message != \
+        msg("execute.module_ignored_deadline", seconds=sandbox.limits.total_timeout_s)
+    # no harvest, no outbox: what is there was written by the student's code, not by the harvest
+    artifacts = artifacts_module.copy_out(sandbox.outbox, artifacts_dest) if harvested else None
     if sub.kind == "py" and artifacts is not None:
         cells = module_cells(artifacts, sub.path.name)
         harvest_s = harvest_seconds(artifacts)
@@ -62,12 +67,23 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
         # that takes the kernel down are the same event: the cap was reached. Whether the kernel lived is a race.
         status = RunStatus.PROCESS_LIMIT
         message = msg("execute.process_limit_reached", pids=sandbox.limits.pids)
-    log_text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    # by its tail (a module's log is already capped at output_bytes_total by run_module)
+    log_text = _tail(log_path, LOG_TAIL * 4 if sub.kind == "ipynb" else sandbox.limits.output_bytes_total).decode("utf-8", "replace")
     log_tail = log_text[-LOG_TAIL:]
     if sub.kind == "py":
         notebook = module_notebook(sub.source.decode("utf-8", "replace"), log_text)
     return Execution(status, tuple(cells), artifacts, sandbox.report(), time.monotonic() - started, message, log_tail,
                      harvest_s, notebook)
+
+
+def _tail(path: Path, size: int) -> bytes:
+    """The last `size` bytes of `path` (nothing if it is not there), read without reading the rest."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - size))
+            return handle.read(size)
+    except OSError:
+        return b""
 
 
 __all__ = ["run", "run_interruptibly", "Execution", "CellRecord"]

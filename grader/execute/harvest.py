@@ -74,7 +74,9 @@ class _Writer:
                 config = _plain(layer.get_config())
             except Exception as exc:  # a custom layer whose config fails
                 config = {"error": repr(exc)[:300]}
-            layers.append({"class": type(layer).__name__, "module": type(layer).__module__,
+            cls = type(layer)  # its real type: a look-alike named Dense is not Keras's Dense
+            layers.append({"class": cls.__name__ if _keras_own(cls) else f"{cls.__name__} (not Keras's own)",
+                           "module": str(cls.__dict__.get("__module__"))[:200],
                            "config": config, "weights": weights})
         try:
             if model_layers and model_layers[0] is model:  # a lone layer: the kernel's first axis is its input
@@ -107,12 +109,25 @@ def _plain(value, depth=0):
     return repr(value)[:200]
 
 
+def _keras_own(cls):
+    """A class Keras itself defines, not a student's look-alike: its module is keras's and that
+    module really holds this very class under its name (a copied `__module__` is not enough)."""
+    import sys
+
+    module, name = cls.__dict__.get("__module__"), cls.__dict__.get("__qualname__", cls.__name__)
+    if not isinstance(module, str) or not (module == "keras" or module.startswith("keras.")):
+        return False
+    return isinstance(name, str) and getattr(sys.modules.get(module), name, None) is cls
+
+
 def _is_model(value):
+    """`type(value)`, not `value.__class__` (a property can claim anything): a real keras.Model
+    subclass (its layers' classes are checked one by one in _Writer._layers)."""
     try:
         import keras
     except Exception:
         return False
-    return isinstance(value, keras.Model)
+    return issubclass(type(value), keras.Model)
 
 
 def _is_layer(value):
@@ -120,23 +135,34 @@ def _is_layer(value):
         import keras
     except Exception:
         return False
-    return isinstance(value, keras.layers.Layer) and not isinstance(value, keras.Model)
+    return issubclass(type(value), keras.layers.Layer) and not issubclass(type(value), keras.Model) \
+        and _keras_own(type(value))
+
+
+_NUMPY_SCALARS = ()
 
 
 def encode(value, writer, depth=0):
     import numpy as np
 
+    global _NUMPY_SCALARS
+    if not _NUMPY_SCALARS:
+        _NUMPY_SCALARS = frozenset(np.dtype(name).type for name in (
+            "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64"))
+
     if depth > MAX_DEPTH:
         return {"t": "unsupported", "type": "too deep"}
     if value is None:
         return {"t": "none"}
-    if isinstance(value, (bool, np.bool_)):
+    # exact types, never isinstance: a subclass can make float(), repr() and == say different things
+    kind = type(value)
+    if kind is bool or kind is np.bool_:
         return {"t": "bool", "v": bool(value)}
-    if isinstance(value, (int, float, np.integer, np.floating)):
+    if kind is int or kind is float or (kind in _NUMPY_SCALARS):
         number = float(value)
         return {"t": "number", "v": number if math.isfinite(number) else str(number)}
-    if isinstance(value, str):
-        return {"t": "str", "v": value[:2000]}
+    if kind is str:
+        return {"t": "str", "v": str.__str__(value)[:2000]}
     if _is_model(value):
         return writer.model(value)
     if _is_layer(value):
@@ -151,10 +177,10 @@ def encode(value, writer, depth=0):
         if arr.ndim == 0 and arr.dtype.kind in "biuf":
             return encode(arr.item(), writer, depth)
         return writer.array(arr)
-    if isinstance(value, dict):
-        items = list(value.items())[:1000]
+    if kind is dict:
+        items = list(dict.items(value))[:1000]
         return {"t": "dict", "v": {str(k)[:200]: encode(v, writer, depth + 1) for k, v in items}}
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         if len(value) > MAX_LIST:
             return {"t": "unsupported", "type": f"list of {len(value)}"}
         return {"t": "list", "v": [encode(v, writer, depth + 1) for v in value]}

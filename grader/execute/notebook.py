@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
@@ -32,6 +33,10 @@ from .records import CellRecord, head, strip_ansi
 
 TIMEOUT_ENAME = "CellTimeout"
 HARVEST_TIMEOUT_S = 600
+MAX_MESSAGE = 64 * 1024 * 1024
+"""The largest message the grader's sockets accept from the kernel. What a cell may show is capped
+far lower (Limits.output_bytes_per_cell) after a message arrives; this bounds what arrives at all.
+A legitimate message (a plot, a model summary) is a few MB."""
 
 
 class CappedClient(NotebookClient):
@@ -68,7 +73,23 @@ class CappedClient(NotebookClient):
         self._per_cell[cell_index] = used
         self._total += size
         over = used > self._limits.output_bytes_per_cell or self._total > self._limits.output_bytes_total
-        if over and msg["msg_type"] != "error":
+        if over and msg["msg_type"] == "error":
+            # the error is what the cell record reads (ename, evalue): kept, its traceback cut to what is left
+            left = max(0, min(self._limits.output_bytes_per_cell - (used - size), self._limits.output_bytes_total - (self._total - size)))
+            content = dict(msg.get("content", {}))
+            content["evalue"] = str(content.get("evalue", ""))[:2000]
+            kept, room = [], left
+            for line in reversed([str(line) for line in content.get("traceback") or []]):
+                if len(line) > room:
+                    break
+                kept.insert(0, line)
+                room -= len(line)
+            content["traceback"] = kept
+            self._per_cell[cell_index] = used - size + (left - room)
+            self._total = self._total - size + (left - room)
+            self.truncated.add(cell_index)
+            msg = {**msg, "content": content}
+        elif over:
             if cell_index not in self.truncated:
                 self.truncated.add(cell_index)
                 # Lives only in the grader's in-memory copy of the notebook (it counts in
@@ -87,6 +108,9 @@ class KernelManager(AsyncKernelManager):
     sandbox: Sandbox | None = None
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # every socket the client makes from here on refuses a message above MAX_MESSAGE (ZMQ drops the peer):
+        # a kernel cannot make the grader hold an arbitrarily large message in memory
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
         if os.geteuid() == 0:
             os.chown(self.connection_file, NOBODY, NOBODY)
         launched = await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -233,7 +257,9 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
                 await client.async_execute_cell(harvest_cell, len(nb.cells) - 1)
                 harvest_s = time.monotonic() - started
                 if client.current_cell in client.timed_out:
-                    # the kernel is still busy with the interrupted cell, or the harvest ran out of time
+                    # the kernel is still busy with the interrupted cell, or the harvest ran out of time:
+                    # nothing was harvested (harvest_s None), so the outbox, whoever wrote it, is not read
+                    harvest_s = None
                     status = RunStatus.TIMEOUT
                     message = msg("execute.harvest_blocked") if budget_cell is not None else msg("execute.no_time_to_harvest")
                     return

@@ -11,15 +11,13 @@ once whether to put the name in front.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from ..errors import ArtifactError
 from ..execute import Execution
 from ..messages import Message, msg
+from .bounded import MAX_MANIFEST, Budget, Refused, read_json
 from .reader import Reader, kind_of
-
-MAX_MANIFEST = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,16 +32,13 @@ class _Unreadable(Exception):
     """The manifest is there but not usable; carries the reason as a Message or text."""
 
 
-def _manifest(folder) -> dict:
-    path = folder / "manifest.json"
+def _manifest(folder, budget: Budget) -> dict:
+    """The manifest, read within the bounds of grader/extract/bounded.py (size, depth, values)."""
     try:
-        if path.stat().st_size > MAX_MANIFEST:
-            raise _Unreadable(msg("extract.manifest_too_big"))
-        manifest = json.loads(path.read_text())
-        values = manifest["values"]  # not a dict at all: the TypeError's own words
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _Unreadable(str(exc)) from exc
-    if not isinstance(values, dict):
+        manifest = read_json(folder / "manifest.json", MAX_MANIFEST, budget)
+    except Refused as exc:
+        raise _Unreadable(exc.message) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("values"), dict):
         raise _Unreadable(msg("extract.values_not_dict"))
     return manifest
 
@@ -76,14 +71,15 @@ def extract(execution: Execution, contract: dict) -> Extracted:
     if folder is None or not (folder / "manifest.json").is_file():
         note = msg("extract.no_artifacts")
         return Extracted({}, {name: note for name in names}, note)
+    budget = Budget()
     try:
-        manifest = _manifest(folder)
+        manifest = _manifest(folder, budget)
     except _Unreadable as exc:
         note = msg("extract.unreadable", error=exc.args[0])
         return Extracted({}, {name: note for name in names}, note)
     values_raw = manifest["values"]
     harvest_errors = manifest.get("errors") if isinstance(manifest.get("errors"), dict) else {}
-    reader = Reader(folder)
+    reader = Reader(folder, budget)
     values, problems = {}, {}
     for name, spec in names.items():
         if name not in values_raw:
@@ -97,6 +93,9 @@ def extract(execution: Execution, contract: dict) -> Extracted:
             values[name] = _read(reader, values_raw[name], name, spec)
         except ArtifactError as exc:
             problems[name] = exc.message
+        except (RecursionError, MemoryError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # a shape of the student's bytes no reader method foresaw: that item is refused, the grading goes on
+            problems[name] = msg("extract.malformed", where=name, error=f"{type(exc).__name__}: {exc}"[:300])
     memo = manifest.get("memo") if isinstance(manifest.get("memo"), dict) else None
     return Extracted(values, problems, memo=memo)
 

@@ -3,7 +3,8 @@
 Each method returns a validated Python value or raises ArtifactError with a catalog message
 that starts with the contract name (`where`) in every language, so a check can quote it after
 the name without repeating it. Array files are opened by bare name inside the artifact folder
-(a `../` in the manifest cannot leave it) and never with pickle.
+(a `../` in the manifest cannot leave it), through grader/extract/bounded.py (header checked
+before any allocation, never pickle), and every read counts against one budget.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from ..errors import ArtifactError
 from ..messages import Message, msg
 from ..modeldesc import ModelDesc, from_artifact
+from .bounded import Budget, Refused, read_npy
 
 _KIND_KEYS = {"str": "extract.kind.text", "list": "extract.kind.list", "number": "extract.kind.number",
               "bool": "extract.kind.bool", "array": "extract.kind.array", "model": "extract.kind.model",
@@ -48,8 +50,9 @@ def _refuse(key: str, where: str, **params) -> ArtifactError:
 class Reader:
     """Reads manifest entries whose files live in `folder`."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, budget: Budget | None = None) -> None:
         self.folder = folder
+        self.budget = budget if budget is not None else Budget()
 
     def number(self, entry, where: str) -> float:
         if isinstance(entry, dict) and entry.get("t") == "number":
@@ -72,9 +75,9 @@ class Reader:
             raise _refuse("extract.want_array", where, kind=kind_of(entry))
         path = self.folder / Path(str(entry.get("file", ""))).name
         try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise _refuse("extract.unreadable_array", where, error=str(exc)) from exc
+            array = read_npy(path, budget=self.budget)
+        except Refused as exc:
+            raise _refuse("extract.unreadable_array", where, error=exc.message) from exc
         if array.dtype.kind not in "biuf":
             raise _refuse("extract.not_numeric", where, dtype=str(array.dtype))
         if shape is not None and list(array.shape) != list(shape):
@@ -101,7 +104,7 @@ class Reader:
         return {key: self.number_list(value, f"{where}[{key!r}]") for key, value in entry["v"].items()}
 
     def model(self, entry, where: str) -> ModelDesc:
-        return from_artifact(self.folder, entry, where)
+        return from_artifact(self.folder, entry, where, self.budget)
 
     def keyed(self, entry, where: str, keys, reader) -> dict:
         if not _is_dict(entry):

@@ -60,8 +60,10 @@ def test_total_timeout_when_interrupt_is_ignored(tmp_path):
     assert execution.status is RunStatus.TIMEOUT
     assert execution.artifacts is None
     assert isinstance(execution.message, Message)
+    # which of the three it is depends on the machine's load (the budget may run out during the first cell)
     assert render(execution.message, "es").startswith("dos celdas seguidas superaron el tiempo") or \
-        render(execution.message, "es").startswith("se superó el tiempo total (15 s)")
+        render(execution.message, "es").startswith("se superó el tiempo total (15 s)") or \
+        render(execution.message, "es").endswith("no se pudo recoger nada de lo que definió")
     assert "superó" not in render(execution.message, "en") and "time" in render(execution.message, "en")
 
 

@@ -1,0 +1,166 @@
+"""The outbox is a claim: whatever the student's code leaves there (nested JSON, lying .npy
+headers, a rewrite after the harvest) costs that item, never crashes the grader, and is read
+within stated bounds."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from grader.execute import Execution, harvest
+from grader.extract import extract
+from grader.extract.bounded import MAX_JSON_DEPTH, Refused, read_json, read_npy
+from dataclasses import replace
+
+from grader.messages import render
+from grader.pipeline import Options, grade
+from grader.sandbox import SandboxReport
+
+from .helpers import notebook
+from .conftest import needs_root_sandbox
+from .test_hostile import GOOD, LIMITS, status_of
+
+REPORT = SandboxReport("none", os.geteuid(), True, "none", "none", "none")
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def lying_npy(shape=(10**12,)) -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return header.getvalue() + b"\0" * 64
+
+
+def test_deep_json_and_lying_npy_are_refused_items_within_a_memory_bound(tmp_path, reference_rubric):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "0001-array.npy").write_bytes(lying_npy())
+    (folder / "0002-model.json").write_text(DEEP)
+    (folder / "0003-model.json").write_text(json.dumps({"input_shape": [None, 784], "layers": [
+        {"class": "Dense", "config": {"units": 128}, "weights": [{"t": "array", "file": "0001-array.npy"},
+                                                              {"t": "array", "file": "0001-array.npy"}]}]}))
+    values = {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}, "ex1_model": {"t": "model", "file": "0002-model.json"},
+              "ex3_model": {"t": "model", "file": "0003-model.json"}, "ex1_limit": {"t": "number", "v": 0.08}}
+    (folder / "manifest.json").write_text(json.dumps({"values": values, "errors": {}}))
+    tracemalloc.start()
+    extracted = extract(Execution("completed", (), folder, REPORT, 1.0), reference_rubric.contract)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    problems = render(extracted.problems, "en")
+    assert "declares 4000000000000 bytes" in problems["ex1_kernel"]
+    assert f"more than the {MAX_JSON_DEPTH}" in problems["ex1_model"]
+    assert "declares" in problems["ex3_model"]
+    assert extracted.values["ex1_limit"] == 0.08
+    assert peak < 20 * 1024 * 1024, peak  # the 100,000-deep file is 200 KB: nothing near 7 TiB, nor a recursion
+
+
+def test_a_deep_manifest_is_a_note_for_every_name(tmp_path, reference_rubric):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"values": {"ex1_limit": ' + DEEP + "}}")
+    extracted = extract(Execution("completed", (), folder, REPORT, 1.0), reference_rubric.contract)
+    assert "nests 100002 levels" in render(extracted.note, "en")
+    assert extracted.values == {} and set(extracted.problems) == set(reference_rubric.contract["names"])
+
+
+def test_npy_header_checks(tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(Refused, match="npy_dtype"):
+        read_npy(path)
+    np.save(path, np.arange(10, dtype="float32"))
+    path.write_bytes(path.read_bytes() + b"extra")  # file size not what the header says
+    with pytest.raises(Refused, match="npy_size"):
+        read_npy(path)
+    np.save(path, np.asfortranarray(np.arange(6.0).reshape(2, 3)))
+    assert read_npy(path).tolist() == [[0, 1, 2], [3, 4, 5]]
+    (tmp_path / "s.json").write_text('["[[[[[[", {"k": "]]]]"}]')  # brackets inside strings are text
+    assert read_json(tmp_path / "s.json", 1000) == ["[[[[[[", {"k": "]]]]"}]
+
+
+def test_the_harvest_takes_exact_types_only(tmp_path):
+    keras = pytest.importorskip("keras")
+
+    class Liar(float):
+        def __float__(self):
+            return 0.0811107
+
+    class Posing:
+        __class__ = property(lambda self: keras.Model)
+
+    class Dense(keras.layers.Layer):  # a look-alike named like Keras's Dense
+        pass
+
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(4), Dense()])
+    assert isinstance(Posing(), keras.Model)  # what fooled the harvest before
+    contract = tmp_path / "contract.json"
+    contract.write_text(json.dumps({"names": {"ex1_limit": {}, "ex1_model": {}, "ex3_model": {}}}))
+    out = tmp_path / "out"
+    harvest.harvest({"ex1_limit": Liar(0.5), "ex1_model": Posing(), "ex3_model": model}, str(out), str(contract))
+    values = json.loads((out / "manifest.json").read_text())["values"]
+    assert values["ex1_limit"] == {"t": "unsupported", "type": "Liar"}
+    assert values["ex1_model"] == {"t": "unsupported", "type": "Posing"}
+    layers = json.loads((out / values["ex3_model"]["file"]).read_text())["layers"]
+    assert [layer["class"] for layer in layers] == ["Dense", "Dense (not Keras's own)"]
+
+
+# --- in the real sandbox -------------------------------------------------------------------
+
+@pytest.fixture()
+def run(subset, reference_rubric, tmp_path):
+    """tests/test_hostile.py's `run` without its machine-wide check that no uid-65534 process is
+    left: other gradings on the same machine run as that uid too."""
+    needs_root_sandbox()
+    rubric = replace(reference_rubric, limits=LIMITS)
+
+    def go(path):
+        out = tmp_path / "out"
+        result = grade(path, rubric, Options(out=out, data_dir=str(subset.folder), cache_dir=None, quiet=True, retrain="off"))
+        return result, (out / result.student / "report.html").read_text()
+    return go
+
+HOOK = ("import json, os\n"
+        "def rewrite(result):\n"
+        "    if os.path.exists('/opt/grader-out/manifest.json'):\n"
+        "        open('/opt/grader-out/manifest.json', 'w').write('{\"values\": {\"ex1_limit\": ' + '[' * 100000 + ']' * 100000 + '}}')\n"
+        "get_ipython().events.register('post_run_cell', rewrite)")
+THREAD = ("import threading, io, numpy as np, json, time\n"
+          "def loop():\n"
+          "    header = io.BytesIO()\n"
+          "    np.lib.format.write_array_header_1_0(header, {'descr': '<f4', 'fortran_order': False, 'shape': (10**12,)})\n"
+          "    while True:\n"
+          "        try:\n"
+          "            open('/opt/grader-out/0001-array.npy', 'wb').write(header.getvalue())\n"
+          "            open('/opt/grader-out/0002-model.json', 'w').write('[' * 100000)\n"
+          "        except OSError:\n"
+          "            pass\n"
+          "        time.sleep(0.001)\n"
+          "threading.Thread(target=loop, daemon=True).start()")
+
+
+def test_a_post_run_cell_hook_that_rewrites_the_manifest_is_graded_not_a_crash(run, tmp_path):
+    result, report = run(notebook(tmp_path / "hook.ipynb", GOOD, HOOK))
+    assert result.status == "graded", result.status
+    assert result.score == 0 and status_of(result, "ex1_limit") == "fail"
+    assert "100002" in render(result.execution["extraction_note"], "es")
+
+
+def test_a_thread_rewriting_arrays_and_models_costs_those_items_only(run, tmp_path):
+    code = "import numpy as np\nex1_kernel = np.zeros((784, 128), 'float32')\n" + GOOD
+    result, report = run(notebook(tmp_path / "thread.ipynb", THREAD, code))
+    assert result.status == "graded", result.status
+    assert status_of(result, "ex1_limit") == "pass"
+
+
+def test_errors_are_capped_like_any_output(run, tmp_path):
+    big = "raise ValueError('E' * 5_000_000)"
+    result, _ = run(notebook(tmp_path / "errors.ipynb", big, big, big, GOOD))
+    records = result.execution["cells"]
+    assert [c["ename"] for c in records[:3]] == ["ValueError"] * 3
+    assert all(c["output_bytes"] <= LIMITS.output_bytes_per_cell for c in records)
+    assert sum(c["output_bytes"] for c in records) <= LIMITS.output_bytes_total
+    assert status_of(result, "ex1_limit") == "pass"
