@@ -75,3 +75,33 @@ def test_a_class_name_with_escape_sequences_never_reaches_the_terminal(run, tmp_
     assert "ex1_limit" in summary
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", summary), repr(summary)
     assert "pwned" not in summary  # the OSC title went whole, not just its ESC
+
+
+def test_sandboxed_code_cannot_create_a_user_namespace(reference_rubric, subset, tmp_path):
+    """`unshare -Urm` would give uid 0 in a namespace of its own: the seccomp filter refuses it,
+    from the shell and from Python, and the sandbox's report says which mechanism did."""
+    from grader import submission
+    from grader.execute import run as execute_run
+    from grader.kinds import CellStatus
+    from grader.sandbox import Sandbox
+
+    from .conftest import needs_root_sandbox
+
+    needs_root_sandbox()
+    cells = [
+        "import subprocess\ndone = subprocess.run(['unshare', '-Urm', 'true'], capture_output=True)\n"
+        "assert done.returncode != 0, 'unshare -Urm worked'",
+        "import ctypes, errno, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "assert libc.unshare(0x10000000) == -1 and ctypes.get_errno() == errno.EPERM, 'unshare(CLONE_NEWUSER) worked'\n"
+        "if hasattr(os, 'unshare'):\n    try:\n        os.unshare(os.CLONE_NEWUSER)\n        raise AssertionError('os.unshare worked')\n"
+        "    except PermissionError:\n        pass",
+        "import threading\nt = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+        "assert subprocess.run(['true']).returncode == 0  # threads and plain processes still work",
+    ]
+    sub = submission.load(notebook(tmp_path / "userns.ipynb", *cells))
+    with Sandbox(reference_rubric.limits, subset.folder) as sandbox:
+        execution = execute_run(sub, sandbox, reference_rubric.contract_path, tmp_path / "art", None)
+        report = sandbox.report()
+    assert [c.status for c in execution.cells] == [CellStatus.OK] * len(cells), \
+        [(c.source_head, c.evalue) for c in execution.cells if c.status != CellStatus.OK]
+    assert report.userns_cap == "seccomp"
