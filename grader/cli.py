@@ -27,7 +27,7 @@ from .errors import DataError, GraderError, Interrupted, NotReady, SandboxUnavai
 from .messages import LANGS, language_from_env, msg, render, text
 from .pipeline import Options, grade, load_rubric
 from .rubric import Rubric
-from .report import terminal_summary
+from .report import terminal_safe, terminal_summary
 from .retrain import default_cache_dir
 
 MAX_SEEDS = 50  # a guard against typos (each seed is a full retraining per initializer), not a class fact
@@ -278,14 +278,14 @@ def _grade(argv: list[str], lang: str) -> int:
         else:
             summary = grade_folder(path, rubric, options, jobs=args.jobs, force=args.force, rubric_path=rubric_path,
                                    lang=lang)
-        print("\n".join(summary_lines(summary, options.out, lang)))
+        print(terminal_safe("\n".join(summary_lines(summary, options.out, lang))))
         return 0
     if options.allow_unsandboxed:
         print(text(lang, "cli.unsandboxed_warning"), file=sys.stderr)
     result = grade(path, rubric, options)
     print("\n" + terminal_summary(result, rubric, lang))
-    print("\n  " + text(lang, "cli.report_path", path=str(options.out / result.student / "report.html")))
-    print("  " + text(lang, "cli.result_path", path=str(options.out / result.student / "result.json")))
+    print(terminal_safe("\n  " + text(lang, "cli.report_path", path=str(options.out / result.student / "report.html"))))
+    print(terminal_safe("  " + text(lang, "cli.result_path", path=str(options.out / result.student / "result.json"))))
     return 0
 
 
@@ -308,19 +308,19 @@ def main(argv: list[str] | None = None) -> int:
         print(text(lang, "cli.interrupted"), file=sys.stderr)
         return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
     except UsageError as exc:
-        print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
+        print(terminal_safe(text(lang, "cli.error", error=exc.render(lang))), file=sys.stderr)
         return 2
     except DataError as exc:
-        print(text(lang, "cli.error_data", error=exc.render(lang)), file=sys.stderr)
+        print(terminal_safe(text(lang, "cli.error_data", error=exc.render(lang))), file=sys.stderr)
         return 3
     except SandboxUnavailable as exc:
-        print(text(lang, "cli.error_sandbox", error=exc.render(lang)), file=sys.stderr)
+        print(terminal_safe(text(lang, "cli.error_sandbox", error=exc.render(lang))), file=sys.stderr)
         return 4
     except NotReady as exc:  # the grader cannot grade here (grader/readiness.py): never the students' fault
-        print(text(lang, "cli.error_not_ready", error=exc.render(lang)), file=sys.stderr)
+        print(terminal_safe(text(lang, "cli.error_not_ready", error=exc.render(lang))), file=sys.stderr)
         return 5
     except GraderError as exc:
-        print(text(lang, "cli.error", error=exc.render(lang)), file=sys.stderr)
+        print(terminal_safe(text(lang, "cli.error", error=exc.render(lang))), file=sys.stderr)
         return 1
     finally:
         if previous is not None:

@@ -6,6 +6,7 @@ import sys
 import time
 
 from ..messages import Message, render
+from ..report.terminal import terminal_safe
 
 
 class Progress:
@@ -34,7 +35,7 @@ class Progress:
         if self.durations and remaining:
             seconds = sum(self.durations) / len(self.durations) * remaining / self.jobs
             eta = f" · ETA {seconds / 60:.0f} min"
-        print(f"[{self.done:>3}/{self.total}{eta}] {render(line, self.lang)}", file=self.stream, flush=True)
+        print(terminal_safe(f"[{self.done:>3}/{self.total}{eta}] {render(line, self.lang)}"), file=self.stream, flush=True)
 
 
 __all__ = ["Progress"]

@@ -3,6 +3,8 @@ curve comparison, and reading a reported accuracy given in % or as a fraction.""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..kinds import CheckStatus
 from ..messages import Joined, Localized, Message, msg, render
 from ..retrain.plan import SOURCE_REFERENCE
@@ -68,6 +70,31 @@ def no_retraining(ctx: Context) -> Outcome | None:
     return None
 
 
+# What a check's verdict rests on, in its evidence: the grader's own runs, or only what the
+# student's notebook says (internally consistent numbers that nothing of the grader's confirms).
+RETRAINED, CLAIM = "retrained", "student_claim"
+
+
+def retrained_main(ctx: Context) -> dict:
+    """The grader's protocol-seed runs of the student's own models (initializer -> RunResult),
+    empty when there are none to compare a claim with (no retraining, or the reference borrowed)."""
+    return {} if no_retraining(ctx) is not None else dict(ctx.retraining.main)
+
+
+def claim_only(evidence: dict) -> dict:
+    """Evidence marked as resting on the student's claim alone, with the sentence that says so."""
+    return {**evidence, "basis": CLAIM, "basis_note": msg("check.common.claim_only")}
+
+
+def norms_agree(claimed, grader, relative: float) -> bool:
+    """The student's norms are the grader's within `relative` of the whole vector (a seed's spread
+    in one small layer does not fail it; a rescaled model or invented numbers do)."""
+    claimed, grader = np.asarray(claimed, float), np.asarray(grader, float)
+    if claimed.shape != grader.shape or not grader.size:
+        return False
+    return bool(np.linalg.norm(claimed - grader) <= relative * np.linalg.norm(grader))
+
+
 def exercise_runs(ctx: Context, exercise: str) -> dict:
     """The grader's runs for one exercise (label → RunResult), empty without retraining."""
     return ctx.retraining.exercise(exercise) if ctx.retraining is not None else {}
@@ -110,5 +137,6 @@ def truncated(items: list, limit: int) -> Joined | Message:
     return msg("check.common.truncated", items=shown, more=len(items) - limit) if len(items) > limit else shown
 
 
-__all__ = ["fmt", "missing", "undefined", "skipped", "not_verified", "no_retraining", "exercise_runs", "not_recomputed", "compare_curves",
+__all__ = ["fmt", "missing", "undefined", "skipped", "not_verified", "no_retraining", "RETRAINED", "CLAIM", "retrained_main",
+           "claim_only", "norms_agree", "exercise_runs", "not_recomputed", "compare_curves",
            "accuracy_fraction", "truncated"]

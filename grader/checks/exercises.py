@@ -11,7 +11,7 @@ from ..messages import Joined, msg
 from ..modeldesc import ModelDesc
 from ..stats import best_match, fit_kernels, hidden_variance_ratio
 from .collapse import identical_histories
-from .common import compare_curves, exercise_runs, missing, not_recomputed, not_verified
+from .common import RETRAINED, claim_only, compare_curves, exercise_runs, missing, not_recomputed, not_verified
 from .registry import Context, Outcome, check, count_word
 
 PASS, FAIL, WARN = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.WARN
@@ -47,6 +47,9 @@ def ex2_curves(ctx: Context) -> Outcome:
 
 @check("ex2_vanishing")
 def ex2_vanishing(ctx: Context) -> Outcome:
+    """The flat start of the student's RandomNormal(0.01) run, and the same start in the grader's
+    own run of it: a first val_loss the notebook wrote down proves nothing by itself. Without the
+    grader's run the verdict rests on the claim, and its evidence says so."""
     if (absent := missing(ctx, "ex2_histories")):
         return absent
     if (skip := not_recomputed(ctx, "ex2")):
@@ -57,13 +60,18 @@ def ex2_vanishing(ctx: Context) -> Outcome:
     collapse = variances[-2] / variances[0] if len(variances) > 2 and variances[0] > 0 else None
     student = ctx.extracted.values["ex2_histories"].get("random_normal", {})
     first = (student.get("val_loss") or [None])[0]
+    grader_first = (grader.history.get("val_loss") or [None])[0] if grader else None
     evidence = {"grader_hidden_variances_at_init": variances[:-1], "collapse_ratio": collapse, "student_first_val_loss": first,
-                "grader_first_val_loss": grader.history["val_loss"][0] if grader else None}
-    if first is not None and first >= ex.stuck_loss:
-        return Outcome(PASS, 1.0, msg("check.ex2_vanishing.pass", first=first,
-                                      collapse=f"{collapse:.1e}" if collapse is not None else "?"), evidence=evidence)
-    return Outcome(FAIL, 0.0, msg("check.ex2_vanishing.fail", first=first if first is not None else "—", stuck=ex.stuck_loss),
-                   evidence=evidence)
+                "grader_first_val_loss": grader_first}
+    evidence = {**evidence, "basis": RETRAINED} if grader_first is not None else claim_only(evidence)
+    if first is None or first < ex.stuck_loss:
+        return Outcome(FAIL, 0.0, msg("check.ex2_vanishing.fail", first=first if first is not None else "—", stuck=ex.stuck_loss),
+                       evidence=evidence)
+    if grader_first is not None and abs(first - grader_first) > ex.val_loss_tolerance * max(grader_first, 0.1):
+        return Outcome(FAIL, 0.0, msg("check.ex2_vanishing.not_retrained", first=first, grader=grader_first,
+                                      tol=ex.val_loss_tolerance * 100), evidence=evidence)
+    return Outcome(PASS, 1.0, msg("check.ex2_vanishing.pass" if grader_first is not None else "check.ex2_vanishing.pass_claim",
+                                  first=first, collapse=f"{collapse:.1e}" if collapse is not None else "?"), evidence=evidence)
 
 
 def _ex3_model_problem(ctx: Context, evidence: dict):

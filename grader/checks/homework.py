@@ -13,7 +13,7 @@ from ..messages import Joined, Localized, LANGS, msg, render
 from ..modeldesc import ModelDesc
 from ..stats import best_match, expected_kernel_norm, fit_kernels, norms_outside_band
 from .collapse import ARGUMENT_IGNORED, homework_collapse
-from .common import accuracy_fraction, missing, truncated
+from .common import RETRAINED, accuracy_fraction, claim_only, missing, norms_agree, retrained_main, truncated
 from .diagnosis import diagnose, seed_finding
 from .registry import Context, Outcome, check, count_word
 
@@ -219,9 +219,15 @@ def hw_biases_zero(ctx: Context) -> Outcome:
 
 @check("hw_histories")
 def hw_histories(ctx: Context) -> Outcome:
+    """Coherent (the right number of epochs, the reported accuracy is the last one) and, when the
+    grader trained the student's models, the grader's: a curve the notebook invented is coherent
+    too. Without the grader's runs the verdict rests on the claim, and its evidence says so."""
     if (absent := missing(ctx, "hw_val_accuracy", "hw_histories")):
         return absent
     problems, epochs = [], ctx.rubric.protocol.epochs
+    tol = ctx.rubric.tolerances.val_accuracy_pp
+    grader_runs = retrained_main(ctx)
+    rows, off = {}, []
     for init in ctx.rubric.homework.initializers:
         history = ctx.extracted.values["hw_histories"].get(init, {})
         curve = history.get("val_accuracy")
@@ -233,9 +239,26 @@ def hw_histories(ctx: Context) -> Outcome:
             problems.append(msg("check.hw_histories.epochs", init=init, found=len(curve), epochs=epochs))
         if reported is not None and not math.isclose(accuracy_fraction(reported), curve[-1], abs_tol=1e-4):
             problems.append(msg("check.hw_histories.last_epoch", init=init, reported=reported, last=curve[-1]))
-    if not problems:
-        return Outcome(PASS, 1.0, msg("check.hw_histories.pass", epochs=epochs))
-    return Outcome(FAIL, 0.0, msg("check.hw_histories.fail", problems=Joined(problems, "; ")), evidence={"problems": problems})
+        if (run := grader_runs.get(init)) is not None:
+            theirs = list(run.history.get("val_accuracy") or [])
+            common = min(len(curve), len(theirs))
+            gaps = [abs(float(curve[i]) - float(theirs[i])) * 100 for i in range(common)]
+            mean_gap = sum(gaps) / common if common else math.inf
+            last_gap = gaps[-1] if common else math.inf
+            rows[init] = {"mean_diff_pp": mean_gap, "last_diff_pp": last_gap, "epochs_compared": common}
+            if len(curve) != len(theirs) or mean_gap > tol or last_gap > tol:
+                off.append(msg("check.hw_histories.not_retrained", init=init, mean=mean_gap, last=last_gap, tol=tol))
+    evidence = {"basis": RETRAINED, "retrained": rows} if grader_runs else claim_only({})
+    if problems:
+        return Outcome(FAIL, 0.0, msg("check.hw_histories.fail", problems=Joined(problems + off, "; ")),
+                       evidence={**evidence, "problems": problems + off})
+    if off:  # coherent, but not the curves the grader's training of the same models gives
+        share = (len(ctx.rubric.homework.initializers) - len(off)) / len(ctx.rubric.homework.initializers)
+        return Outcome(WARN, share, msg("check.hw_histories.fail", problems=Joined(off, "; ")),
+                       evidence={**evidence, "problems": off})
+    if not grader_runs:
+        return Outcome(PASS, 1.0, msg("check.hw_histories.pass_claim", epochs=epochs), evidence=evidence)
+    return Outcome(PASS, 1.0, msg("check.hw_histories.pass_retrained", epochs=epochs, tol=tol), evidence=evidence)
 
 
 @check("hw_kernel_norms")
@@ -246,11 +269,21 @@ def hw_kernel_norms(ctx: Context) -> Outcome:
     before, after = ctx.extracted.values["hw_kernel_norms_before"], ctx.extracted.values["hw_kernel_norms_after"]
     models = ctx.extracted.values.get("hw_models") or {}
     problems, mistakes, evidence = [], set(), {}
+    grader_runs, unlike = retrained_main(ctx), []
     for init in ctx.rubric.homework.he_initializers:
         b, a = before.get(init), after.get(init)
         if b is None or a is None:
             problems.append(msg("check.hw_kernel_norms.missing", init=init))
             continue
+        if (run := grader_runs.get(init)) is not None:
+            # the harvested models can be rescaled or invented along with the norms; the grader's own
+            # training of the same model cannot
+            evidence.setdefault(init, {}).update(grader_before=list(run.kernel_norms_before),
+                                                 grader_after=list(run.kernel_norms_after))
+            for stage, mine, theirs in (("before", b, run.kernel_norms_before), ("after", a, run.kernel_norms_after)):
+                if not norms_agree(mine, theirs, tol.initial_norm_relative):
+                    unlike.append(msg(f"check.hw_kernel_norms.not_retrained_{stage}", init=init, found=np.round(mine, 3).tolist(),
+                                   grader=np.round(theirs, 3).tolist(), tol=tol.initial_norm_relative * 100))
         if len(b) == len(a) and np.allclose(b, a, rtol=1e-7, atol=0):
             problems.append(msg("check.hw_kernel_norms.identical", init=init))
             mistakes.add("reset_weights")
@@ -259,7 +292,7 @@ def hw_kernel_norms(ctx: Context) -> Outcome:
         if isinstance(desc, ModelDesc):
             shapes = [k.shape for k in desc.kernels]
             recomputed = [float(np.linalg.norm(k.astype(np.float64))) for k in desc.kernels]
-            evidence[init] = {"after_recomputed": recomputed}
+            evidence.setdefault(init, {})["after_recomputed"] = recomputed
             if len(a) != len(recomputed) or not np.allclose(a, recomputed, rtol=tol.norms_relative):
                 problems.append(msg("check.hw_kernel_norms.after_differs", init=init, after=np.round(a, 3).tolist(),
                                     recomputed=np.round(recomputed, 3).tolist()))
@@ -277,10 +310,12 @@ def hw_kernel_norms(ctx: Context) -> Outcome:
                                     like=msg("check.hw_kernel_norms.like_glorot") if like_glorot else ""))
                 if like_glorot:
                     mistakes.add("glorot_with_relu")
-    if not problems:
-        return Outcome(PASS, 1.0, msg("check.hw_kernel_norms.pass"), evidence=evidence)
+    evidence = {**evidence, "basis": RETRAINED} if grader_runs else claim_only(evidence)
+    if not problems and not unlike:
+        return Outcome(PASS, 1.0, msg("check.hw_kernel_norms.pass" if grader_runs else "check.hw_kernel_norms.pass_claim"),
+                       evidence=evidence)
     collapse = homework_collapse_of(ctx) if mistakes else None
-    return Outcome(FAIL, 0.0, msg("check.hw_kernel_norms.fail", problems=Joined(problems, "; ")), evidence=evidence,
+    return Outcome(FAIL, 0.0, msg("check.hw_kernel_norms.fail", problems=Joined(problems + unlike, "; ")), evidence=evidence,
                    mistakes=with_collapse(mistakes, collapse))
 
 

@@ -8,7 +8,7 @@ from ..kinds import CheckStatus
 from ..messages import Joined, msg
 from ..stats import mean_ci
 from .collapse import homework_collapse
-from .common import accuracy_fraction, missing, no_retraining
+from .common import RETRAINED, accuracy_fraction, missing, no_retraining, norms_agree
 from .registry import Context, Outcome, check, count_word
 
 PASS, FAIL, WARN = CheckStatus.PASS, CheckStatus.FAIL, CheckStatus.WARN
@@ -62,24 +62,35 @@ def hw_retrain_reproduces(ctx: Context) -> Outcome:
 
 @check("hw_norms_similar")
 def hw_norms_similar(ctx: Context) -> Outcome:
+    """Computed on the grader's own training of the student's He models: the student's reported
+    final norms earn nothing unless they are those norms (a notebook that trained nothing and
+    reports rescaled or invented ones keeps its ratios, not the point)."""
     if (skip := no_retraining(ctx)):
         return skip
     hw = ctx.rubric.homework
-    limit = hw.norm_ratio_max
-    ratios = {init: max(run.kernel_norms_after) / min(run.kernel_norms_after)
-              for init, run in ctx.retraining.main.items() if init in hw.he_initializers}
+    limit, tol = hw.norm_ratio_max, ctx.rubric.tolerances.initial_norm_relative
+    runs = {init: run for init, run in ctx.retraining.main.items() if init in hw.he_initializers}
+    ratios = {init: max(run.kernel_norms_after) / min(run.kernel_norms_after) for init, run in runs.items()}
     student = {}
-    for init, norms in (ctx.extracted.values.get("hw_kernel_norms_after") or {}).items():
+    claimed = ctx.extracted.values.get("hw_kernel_norms_after") or {}
+    for init, norms in claimed.items():
         if norms and min(norms) > 0:
             student[init] = max(norms) / min(norms)
-    evidence = {"grader_ratio": ratios, "student_ratio": student, "limit": limit}
+    not_theirs = [init for init, run in runs.items()
+                  if claimed.get(init) is not None and not norms_agree(claimed[init], run.kernel_norms_after, tol)]
+    evidence = {"grader_ratio": ratios, "student_ratio": student, "limit": limit, "basis": RETRAINED}
+    if not_theirs:
+        evidence["not_retrained"] = not_theirs
     text = ", ".join(f"{k}: {v:.2f}" for k, v in ratios.items())  # names and numbers: the same in every language
     if (collapse := _collapsed_with_baseline(ctx)) is not None:
         return Outcome(WARN, 0.0, msg("check.hw_norms_similar.collapsed", names=", ".join(collapse.groups[0]),
                                       baseline=hw.baseline), evidence={**evidence, "collapse": collapse.evidence()})
-    if all(r < limit for r in ratios.values()) and all(r < limit for r in student.values()):
-        return Outcome(PASS, 1.0, msg("check.hw_norms_similar.pass", limit=limit, ratios=text), evidence=evidence)
-    return Outcome(FAIL, 0.0, msg("check.hw_norms_similar.fail", limit=limit, ratios=text, student=student), evidence=evidence)
+    if not all(r < limit for r in ratios.values()):
+        return Outcome(FAIL, 0.0, msg("check.hw_norms_similar.fail", limit=limit, ratios=text, student=student), evidence=evidence)
+    if not_theirs:
+        return Outcome(FAIL, 0.0, msg("check.hw_norms_similar.not_retrained", limit=limit, ratios=text,
+                                      names=", ".join(not_theirs), tol=tol * 100), evidence=evidence)
+    return Outcome(PASS, 1.0, msg("check.hw_norms_similar.pass", limit=limit, ratios=text), evidence=evidence)
 
 
 def _differences(diffs: dict, base: str) -> Joined:

@@ -56,6 +56,12 @@ _DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|svg\+xml);base64,[A-Za-z0-9
 _WEB_LINK = re.compile(r"^https?://", re.IGNORECASE)
 
 
+# Every class the page's own template uses starts with this; a student's class that does is
+# dropped, so a markdown cell cannot draw a grader badge or trust box (it stays plain text in the
+# framed "the student's own content" region).
+GRADER_CLASS_PREFIX = "g-"
+
+
 def _attribute(tag: str, name: str, value: str) -> str | None:
     """nh3's last word on each URL: images only as base64 data, links only to the web (a click
     is the reader's choice; nothing loads by itself)."""
@@ -63,6 +69,9 @@ def _attribute(tag: str, name: str, value: str) -> str | None:
         return value if _DATA_IMAGE.match(value) else None
     if tag == "a" and name == "href":
         return value if _WEB_LINK.match(value) else None
+    if name == "class":  # the grader's own marks are g-*: student HTML cannot draw them
+        kept = [token for token in value.split() if not token.lower().startswith(GRADER_CLASS_PREFIX)]
+        return " ".join(kept) or None
     return value
 
 

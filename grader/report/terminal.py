@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from ..messages import language, render, text
 from .student import ui_texts
+
+# A submission's text (a class name, a student name, an exception message) must not drive the
+# teacher's terminal: ESC/CSI/OSC sequences retitle it or erase earlier lines, C0/C1 controls move
+# the cursor, bidi overrides make a line read other than it is. \n and \t stay.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[ -/]*[0-~])?"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(value) -> str:
+    """`value` as text a terminal shows and does not obey: escape sequences dropped whole, every
+    other control and bidi override removed. Used for every line the CLI prints."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", str(value)))
+
 
 SYMBOL = {"pass": "✔", "fail": "✘", "warn": "!", "error": "?", "skipped": "–"}
 
@@ -29,7 +45,7 @@ def terminal_summary(result, rubric, lang: str = "es") -> str:
             lines.append(f"      {_first_line(check.message, lang, 160)}")
             for code in check.mistakes:
                 lines.append(f"      → [{code}] {rubric.mistake(code, 'fix', lang)[:200]}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
-__all__ = ["terminal_summary"]
+__all__ = ["terminal_summary", "terminal_safe"]

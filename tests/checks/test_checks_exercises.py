@@ -108,3 +108,18 @@ def test_ex5_blames_the_platform_not_the_student(reference_rubric):
                                             "True y True. Llame keras.utils.set_random_seed(42) antes de construir cada modelo y compare con np.array_equal.")
     seeded = CHECKS["ex5_reproducibility"](ctx(reference_rubric.with_protocol(seed=3), values, steady))
     assert "set_random_seed(3)" in render(seeded.message, "en")
+
+
+def test_ex2_vanishing_compares_the_claimed_start_with_the_grader_s(reference_rubric):
+    """A flat start the notebook wrote down earns nothing when the grader's own run of the same
+    MLP starts elsewhere; without the grader's run the evidence says the verdict is the claim's."""
+    stuck = run("random_normal", history={"val_loss": [2.3026, 2.3025]}, activations={"init": [{"var": 1e-2}, {"var": 1e-8}, {"var": 1e-9}]})
+    learning = run("random_normal", history={"val_loss": [0.9, 0.7]})
+    claim = {"ex2_histories": {"random_normal": {"val_loss": [2.31, 2.30]}}}
+    agrees = CHECKS["ex2_vanishing"](ctx(reference_rubric, claim, exercise_runs(ex2={"random_normal": stuck})))
+    invented = CHECKS["ex2_vanishing"](ctx(reference_rubric, claim, exercise_runs(ex2={"random_normal": learning})))
+    alone = CHECKS["ex2_vanishing"](ctx(reference_rubric, claim, exercise_runs(ex2={"he_normal": learning})))
+    assert agrees.status == "pass" and agrees.evidence["basis"] == "retrained"
+    assert invented.status == "fail" and "but the grader's, with the same model and protocol, starts at 0.900" in render(invented.message, "en")
+    assert alone.status == "pass" and alone.evidence["basis"] == "student_claim"
+    assert "the grader has no run of its own to confirm it" in render(alone.message, "en")

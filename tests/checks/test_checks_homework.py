@@ -119,8 +119,10 @@ def test_histories_accept_percent_or_fraction_and_name_each_problem(reference_ru
     assert render(outcome.message, "es") == "; ".join(problems)
     assert render(outcome.evidence["problems"][0], "en") == f"{hw.baseline}: 3 epochs (the protocol asks for {epochs})"
     passing = next(c for c in cached_cases(reference_rubric) if c.check == "hw_histories" and c.name == "percent")
-    assert render(CHECKS["hw_histories"](passing.context).message, "es") == \
-        f"{epochs} épocas por inicializador; val_accuracy reportada = última época."
+    passed = CHECKS["hw_histories"](passing.context)
+    assert render(passed.message, "es") == f"{epochs} épocas por inicializador; val_accuracy reportada = última época. " \
+        "Solo es coherente consigo mismo: el corrector no tuvo un entrenamiento propio con el que compararlo."
+    assert passed.evidence["basis"] == "student_claim"  # no retraining in this case: the verdict rests on the claim
 
 
 def test_reset_weights_when_before_equals_after(reference_rubric):
@@ -140,3 +142,37 @@ def test_glorot_like_initial_norms_are_glorot_with_relu(reference_rubric):
     assert re.fullmatch(r"he_uniform: normas iniciales de las capas \[[0-9, ]+\] lejos de √\(n·Var\) = \[24\.49, 20\.0, 14\.14, 10\.0, 4\.47\] "
                         r"\(coinciden con glorot_uniform\); he_normal: .* \(coinciden con glorot_uniform\)", render(outcome.message, "es"))
     assert "(they match glorot_uniform)" in render(outcome.message, "en")
+
+
+def test_invented_histories_and_rescaled_norms_are_not_the_grader_s(reference_rubric):
+    """A notebook that trained nothing and reports coherent invented curves and ×1.5 norms keeps
+    them coherent with itself; compared with the grader's own training of the same models, the
+    histories and norms checks give nothing for them, and a check without that training says it
+    rests on the claim."""
+    from .checks_support import Retraining, run
+    hw, epochs = reference_rubric.homework, reference_rubric.protocol.epochs
+    trained = {init: model(reference_rubric, init, seed=7) for init in hw.initializers}
+    before = norms({init: model(reference_rubric, init, seed=99) for init in HE})
+    after = norms(trained)
+    curve = [0.5 + 0.01 * i for i in range(epochs)]
+    grader = Retraining({init: run(init, history={"val_accuracy": curve, "val_loss": [1.0] * epochs},
+                                   before=before.get(init, [1.0] * 5), after=after.get(init, [2.0] * 5))
+                         for init in hw.initializers}, {}, {init: "hw_models" for init in hw.initializers})
+    honest = {"hw_histories": {i: {"val_accuracy": curve} for i in hw.initializers}, "hw_val_accuracy": {i: curve[-1] for i in hw.initializers},
+              "hw_kernel_norms_before": before, "hw_kernel_norms_after": after, "hw_models": trained}
+    invented = [0.9] * epochs
+    scaled = {init: replace(desc, layers=tuple(replace(layer, kernel=layer.kernel * 1.5) if layer.kernel is not None else layer
+                                           for layer in desc.layers)) for init, desc in trained.items()}
+    forged = {"hw_histories": {i: {"val_accuracy": invented} for i in hw.initializers}, "hw_val_accuracy": {i: 0.9 for i in hw.initializers},
+              "hw_kernel_norms_before": before, "hw_kernel_norms_after": norms(scaled), "hw_models": scaled}
+    for check_id in ("hw_histories", "hw_kernel_norms"):
+        good = CHECKS[check_id](ctx(reference_rubric, honest, grader))
+        bad = CHECKS[check_id](ctx(reference_rubric, forged, grader))
+        alone = CHECKS[check_id](ctx(reference_rubric, forged))
+        assert good.status == "pass" and good.evidence["basis"] == "retrained", (check_id, render(good.message, "en"))
+        assert bad.fraction == 0.0 and bad.status != "pass", (check_id, render(bad.message, "en"))
+        assert alone.status == "pass" and alone.evidence["basis"] == "student_claim"  # coherent with itself, and it says so
+        assert "Rests only on what the notebook says" in render(alone.evidence["basis_note"], "en")
+    message = render(CHECKS["hw_histories"](ctx(reference_rubric, forged, grader)).message, "en")
+    assert "departs from the grader's" in message and "tolerance 2 pp" in message
+    assert "trained by the grader ends at" in render(CHECKS["hw_kernel_norms"](ctx(reference_rubric, forged, grader)).message, "en")

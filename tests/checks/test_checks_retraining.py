@@ -13,7 +13,7 @@ from grader.messages import render
 from grader.retrain import Retraining
 from grader.retrain.plan import SOURCE_BUILD_MODEL, SOURCE_REFERENCE
 
-from .checks_support import assert_cases, cached_cases, ctx, homework_runs, run
+from .checks_support import HE, assert_cases, cached_cases, ctx, homework_runs, run
 from ..golden import GOLDENS
 
 
@@ -100,9 +100,26 @@ def test_norm_ratios(reference_rubric):
     outcome = CHECKS["hw_norms_similar"](ctx(reference_rubric, {}, runs))
     assert outcome.status == "pass" and render(outcome.message, "es") == "máx/mín de las normas < 10 (he_uniform: 5.00, he_normal: 5.00)."
     apart = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {"he_normal": [30.0, 1.0]}}, runs))
-    assert apart.status == "fail"
-    assert render(apart.message, "es") == "máx/mín de las normas ≥ 10: corrector he_uniform: 5.00, he_normal: 5.00; estudiante {'he_normal': 30.0}."
-    assert render(apart.message, "en") == "max/min of the norms ≥ 10: grader he_uniform: 5.00, he_normal: 5.00; student {'he_normal': 30.0}."
+    assert apart.status == "fail" and apart.evidence["not_retrained"] == ["he_normal"]
+    assert render(apart.message, "en") == "In the grader's training, max/min of the norms < 10 (he_uniform: 5.00, he_normal: 5.00), " \
+        "but the final norms you report for he_normal are not that training's (tolerance 5 %): the point is for the norms of your training."
+    exploding = homework_runs(reference_rubric, accs, after=[50.0, 4.0, 3.0, 2.0, 1.0])
+    far = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {"he_normal": [50.0, 4.0, 3.0, 2.0, 1.0]}}, exploding))
+    assert far.status == "fail"
+    assert render(far.message, "es") == "máx/mín de las normas ≥ 10: corrector he_uniform: 50.00, he_normal: 50.00; estudiante {'he_normal': 50.0}."
+
+
+def test_reported_norms_that_are_a_rescaled_model_are_not_the_grader_s(reference_rubric):
+    """A notebook that trained nothing and reports ×1.5 kernels keeps their ratios: the point
+    goes with the grader's own norms, not the claimed ratio."""
+    accs = {init: 0.88 for init in reference_rubric.homework.initializers}
+    after = [24.5, 20.1, 14.3, 10.2, 4.8]
+    runs = homework_runs(reference_rubric, accs, after=after)
+    honest = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {i: after for i in HE}}, runs))
+    scaled = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {i: [1.5 * x for x in after] for i in HE}}, runs))
+    assert honest.status == "pass" and honest.evidence["basis"] == "retrained"
+    assert scaled.status == "fail" and scaled.fraction == 0.0
+    assert scaled.evidence["student_ratio"] == pytest.approx(honest.evidence["student_ratio"])  # the ratios alone could not tell them apart
 
 
 def test_multi_seed_evidence_reproduces_the_design_table(reference_rubric):

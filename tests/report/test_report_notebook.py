@@ -133,10 +133,10 @@ def test_each_cell_is_marked_with_the_names_it_defines_and_the_checks_that_read_
     second = html[html.index('id="cell-2"'):]
     second = second[:second.index("</section>")]
     assert "<code>ex1_kernel</code>" in second and "<code>hw_histories</code>" in second
-    assert 'href="report.html#check-hw_histories"' in second and 'class="st fail"' in second
+    assert 'href="report.html#check-hw_histories"' in second and 'class="g-st g-fail"' in second
     fourth = html[html.index('id="cell-4"'):]
     assert 'href="report.html#check-hw_architecture"' in fourth[:fourth.index("</section>")]
-    assert 'class="st error"' in second  # the run's record for that cell
+    assert 'class="g-st g-error"' in second  # the run's record for that cell
 
 
 def test_english_page_is_wholly_english():
@@ -154,7 +154,7 @@ def test_a_notebook_that_prints_megabytes_still_renders_cut_and_says_so(monkeypa
     assert len(html) < 1_500_000
     assert "4950000 caracteres no se muestran" in html  # each big print says what it cut
     assert "salidas omitidas" in html and "Su cuaderno produjo más salida" in html  # and the page, that it stopped
-    assert html.count('class="cell"') == 12  # every cell is still there, with its source
+    assert html.count('class="g-cell"') == 12  # every cell is still there, with its source
 
 
 def test_a_module_renders_its_source_and_what_it_printed():
