@@ -21,6 +21,8 @@ MARKS = {
     "execute/test_execute.py::test_the_budget_interrupts_the_running_cell_and_harvests_what_ran": ("slow",),
     "execute/test_sandbox.py": ("sandbox",),
     "execute/test_hostile.py": ("sandbox",),
+    "execute/test_hostile_outbox.py": ("sandbox",),
+    "execute/test_hostile_spoof.py": ("sandbox",),
     "execute/test_hostile.py::test_sleep_past_the_total_timeout": ("slow",),
     "batch/test_batch.py::test_folder_is_graded_and_resumed": ("sandbox", "slow"),
     "batch/test_batch.py::test_killed_worker_loses_nothing": ("sandbox", "slow"),

@@ -12,7 +12,7 @@ import nbformat
 from grader.report import terminal_safe, terminal_summary
 from grader.report.notebook import notebook_page, render_notebook_page
 
-from .helpers import notebook
+from ..helpers import notebook
 from .test_hostile import run, sentinel  # noqa: F401  (the real-sandbox grading fixture)
 
 BADGE = ('<span>leída por: <a href="report.html#check-hw_retrain_reproduces">hw_retrain_reproduces</a> '

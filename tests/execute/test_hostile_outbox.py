@@ -21,8 +21,8 @@ from grader.messages import render
 from grader.pipeline import Options, grade
 from grader.sandbox import SandboxReport
 
-from .helpers import notebook
-from .conftest import needs_root_sandbox
+from ..helpers import notebook
+from ..conftest import needs_root_sandbox
 from .test_hostile import GOOD, LIMITS, status_of
 
 REPORT = SandboxReport("none", os.geteuid(), True, "none", "none", "none")
