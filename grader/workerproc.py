@@ -141,12 +141,16 @@ class Worker:
 
     def _line(self, deadline: float | None, timeout: float | None) -> str | None:
         stdout = self.process.stdout.fileno()
+        poller = select.poll()
+        poller.register(stdout, select.POLLIN | select.POLLHUP | select.POLLERR)
         while b"\n" not in self._buffer:
             if self._eof:
                 rest, self._buffer = self._buffer, b""
                 return rest.decode(self.encoding, "replace") if rest.strip() else None
             left = None if deadline is None else deadline - time.monotonic()
-            ready, _, _ = select.select([stdout], [], [], _POLL_S if left is None else max(0.0, min(left, _POLL_S)))
+            # poll, not select: a long-lived grader holds descriptors past select()'s FD_SETSIZE (1024)
+            wait_s = _POLL_S if left is None else max(0.0, min(left, _POLL_S))
+            ready = poller.poll(wait_s * 1000)
             if not ready:
                 if self.process.poll() is not None:  # it ended and all it wrote is read: a descendant still holding the pipe is not waited for
                     self._eof = True

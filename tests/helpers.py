@@ -6,6 +6,15 @@ from pathlib import Path
 
 import nbformat
 
+from grader.errors import GraderError
+from grader.messages import msg
+
+
+def said(key: str, lang: str, hint: str = "", **params) -> str:
+    """What the grader says for catalog `key` (and its `hint` key) in `lang`, rendered the way an error
+    renders: tests of wording read the catalog, so a rewording touches the catalog only."""
+    return GraderError(msg(key, **params), hint=msg(hint) if hint else "").render(lang)
+
 
 def notebook(path: Path, *cells: str, markdown: str | None = None) -> Path:
     nb = nbformat.v4.new_notebook()

@@ -5,7 +5,7 @@ import pytest
 
 from grader import data
 from grader.errors import DataError
-from grader.messages import render
+from grader.messages import msg, render
 
 
 def test_real_data_verified(real_data):
@@ -26,9 +26,10 @@ def test_corrupt_file_gives_clear_error(subset, tmp_path):
         handle.write(b"garbage")
     with pytest.raises(DataError) as info:
         data.locate(broken)
-    spanish, english = render(info.value.message, "es"), render(info.value.message, "en")
-    assert spanish.startswith(f"{broken}: checksum incorrecto en ") and spanish.endswith("t10k-labels-idx1-ubyte.gz (archivo dañado o incompleto)")
-    assert english.startswith(f"{broken}: wrong checksum in ") and english.endswith("t10k-labels-idx1-ubyte.gz (damaged or incomplete file)")
+    assert info.value.message.key == "data.bad_checksum" and info.value.message.params["folder"] == str(broken)
+    assert info.value.message.params["files"].endswith("t10k-labels-idx1-ubyte.gz")
+    for lang in ("es", "en"):
+        assert render(info.value.message, lang) == render(msg("data.bad_checksum", **info.value.message.params), lang)
     assert "dataset-fashion-mnist" in render(info.value.hint, "es")
 
 
@@ -52,7 +53,8 @@ def test_nothing_found_lists_every_place_looked(tmp_path, monkeypatch):
     english = render(info.value.message, "en")
     assert english.startswith("Fashion-MNIST not found:\n  $GRADER_DATA: ")
     assert "does not exist" in english and f"dataset-fashion-mnist: {tmp_path / 'debian'}: missing train-images" in english
-    assert render(info.value.message, "es").startswith("No se encontró Fashion-MNIST:\n  $GRADER_DATA: ")
+    assert info.value.message.key == "data.not_found"
+    assert render(info.value.message, "es").startswith(render(msg("data.not_found", problems=""), "es") + "$GRADER_DATA: ")
 
 
 def test_env_variable_is_honoured(subset, monkeypatch):

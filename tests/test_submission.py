@@ -9,8 +9,9 @@ import pytest
 
 from grader import submission
 from grader.errors import SubmissionError, UsageError
+from grader.messages import msg
 
-from .helpers import notebook
+from .helpers import notebook, said
 from .spanish import spanish_words, untranslated
 
 SPANISH = ("archivo", "notebook no", "no existe", "Entregue", "Revise", "vacío", "máximo", "válido", "celdas", "Guárdelo",
@@ -50,16 +51,17 @@ def test_folder_and_wrong_suffix_are_usage_errors(tmp_path):
     for name, suffix_es, suffix_en in (("work.txt", ".txt", ".txt"), ("Makefile", "sin extensión", "no extension")):
         (tmp_path / name).write_text("x = 1")
         es, en = refusal(tmp_path / name, UsageError)
-        assert es.startswith(f"{tmp_path / name}: tipo de archivo no admitido ({suffix_es})\n  → Entregue un notebook .ipynb")
-        assert en.startswith(f"{tmp_path / name}: file type not accepted ({suffix_en})\n  → Hand in a .ipynb notebook")
+        suffix = msg("submission.no_suffix") if name == "Makefile" else ".txt"
+        for lang, text in (("es", es), ("en", en)):
+            assert text.startswith(said("submission.bad_suffix", lang, "submission.bad_suffix_hint", path=tmp_path / name, suffix=suffix))
+        assert f"({suffix_es})" in es and f"({suffix_en})" in en
 
 
 def test_empty_and_blank_files(tmp_path):
     for name, content in (("a.ipynb", b""), ("b.py", b"  \n\t\n")):
         (tmp_path / name).write_bytes(content)
         es, en = refusal(tmp_path / name)
-        assert es == "el archivo está vacío\n  → Entregue el notebook con su solución."
-        assert en == "the file is empty\n  → Hand in the notebook with your solution."
+        assert (es, en) == tuple(said("submission.empty", lang, "submission.hand_in_solution") for lang in ("es", "en"))
 
 
 def test_file_over_20_mb(tmp_path):
@@ -67,8 +69,8 @@ def test_file_over_20_mb(tmp_path):
     with open(path, "wb") as handle:
         handle.truncate(submission.MAX_BYTES + 3 * 2**20)
     es, en = refusal(path)
-    assert es.startswith("el archivo pesa 23 MB; el máximo es 20 MB\n  → Borre las salidas del notebook")
-    assert en.startswith("the file is 23 MB; the maximum is 20 MB\n  → Clear the notebook's outputs")
+    assert (es, en) == tuple(said("submission.too_big", lang, "submission.too_big_hint", size_mb=23, max_mb=20) for lang in ("es", "en"))
+    assert " 23 MB" in es and " 20 MB" in en
     exactly = tmp_path / "edge.py"
     exactly.write_bytes(b"x = 1\n" + b"#" * (submission.MAX_BYTES - 6))
     assert submission.load(exactly).kind == "py"  # the cap itself is allowed
@@ -78,24 +80,23 @@ def test_non_utf8_notebook(tmp_path):
     path = tmp_path / "latin1.ipynb"
     path.write_bytes('{"cells": [], "metadata": {"x": "ñandú"}}'.encode("latin-1"))
     es, en = refusal(path)
-    assert es.startswith("el notebook no es texto UTF-8 (byte 33)")
-    assert en.startswith("the notebook is not UTF-8 text (byte 33)\n  → Save it again from Jupyter")
+    assert (es, en) == tuple(said("submission.not_utf8", lang, "submission.not_utf8_hint", byte=33) for lang in ("es", "en"))
 
 
 def test_invalid_json_and_not_a_notebook(tmp_path):
     path = tmp_path / "broken.ipynb"
     path.write_text('{"cells": [')
     es, en = refusal(path)
-    assert es.startswith("el notebook no es JSON válido: Expecting value: line 1 column 12")
-    assert en.startswith("the notebook is not valid JSON: Expecting value: line 1 column 12")
+    for lang, text in (("es", es), ("en", en)):
+        assert text.startswith(said("submission.not_json", lang, error="Expecting value: line 1 column 12"))
     for content in ('["cells"]', '{"nbformat": 4}', "42"):
         path.write_text(content)
         es, en = refusal(path)
-        assert es.startswith("el archivo no tiene la estructura de un notebook (falta 'cells')")
-        assert en.startswith("the file does not have the structure of a notebook ('cells' is missing)")
+        assert (es, en) == tuple(said("submission.not_notebook", lang, "submission.not_notebook_hint") for lang in ("es", "en"))
     path.write_text(json.dumps({"cells": [{"cell_type": "code"}], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}))
     es, en = refusal(path)
-    assert es.startswith("notebook inválido: ") and en.startswith("invalid notebook: ")
+    for lang, text in (("es", es), ("en", en)):
+        assert text.startswith(said("submission.invalid_notebook", lang, error="").rstrip())
 
 
 def test_markdown_only_notebook(tmp_path):
@@ -104,8 +105,7 @@ def test_markdown_only_notebook(tmp_path):
     nb.cells = [nbformat.v4.new_markdown_cell("# mi respuesta"), nbformat.v4.new_code_cell("   \n")]
     nbformat.write(nb, path)
     es, en = refusal(path)
-    assert es == "el notebook no tiene celdas de código\n  → Entregue el notebook con su solución."
-    assert en == "the notebook has no code cells\n  → Hand in the notebook with your solution."
+    assert (es, en) == tuple(said("submission.no_code", lang, "submission.hand_in_solution") for lang in ("es", "en"))
 
 
 def test_nbformat_v3_is_upgraded(tmp_path):

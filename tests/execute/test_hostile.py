@@ -228,7 +228,7 @@ def test_forged_artifacts_before_the_harvest_are_ignored(run, tmp_path):
     ("ex1_limit = float('inf')", "ex1_limit", "inf"),
     ("ex1_limit = '0.0811'", "ex1_limit", "texto"),
     ("import numpy as np\nex1_kernel = np.zeros(10**8, dtype='float32')", "ex1_kernel_distribution", "no admitido"),
-    ("class Liar(float):\n    def __eq__(self, other): return True\n    def __repr__(self): return '0.0811107'\nex1_limit = Liar(0.5)", "ex1_limit", "0.5"),
+    ("class Liar(float):\n    def __eq__(self, other): return True\n    def __repr__(self): return '0.0811107'\nex1_limit = Liar(0.5)", "ex1_limit", "Liar"),  # a float subclass is not a float: only exact builtin types are harvested
     ("class Lying(list):\n    def __len__(self): return 3\nhw_val_accuracy = Lying()", "hw_histories", "hw_val_accuracy"),
 ])
 def test_bad_values_are_named_and_score_nothing(run, tmp_path, code, check_id, words):

@@ -85,7 +85,7 @@ def test_sandboxed_code_cannot_create_a_user_namespace(reference_rubric, subset,
     from grader.kinds import CellStatus
     from grader.sandbox import Sandbox
 
-    from .conftest import needs_root_sandbox
+    from ..conftest import needs_root_sandbox
 
     needs_root_sandbox()
     cells = [

@@ -129,7 +129,7 @@ def test_report_is_typed_and_its_note_reads_in_both_languages():
         report = sandbox.report()
     assert report.level is SandboxLevel.NONE and isinstance(report.note, Message)
     data = report.to_json()
-    assert set(data) == {"level", "uid", "network", "memory_cap", "process_cap", "scratch_cap", "limits", "note"}
+    assert set(data) == {"level", "uid", "network", "memory_cap", "process_cap", "scratch_cap", "userns_cap", "limits", "note"}
     assert data["limits"]["memory_mb"] == Limits().memory_mb and data["note"] is report.note
     assert render(data, "es")["note"] == "Sin sandbox: el código se ejecutó con los permisos del usuario."
     assert render(data, "en")["note"] == "No sandbox: the code ran with the user's permissions."
