@@ -89,7 +89,7 @@ def programs(keras, x, y, xv, yv):
 
         keras.utils.set_random_seed(42)
         model = _compile(keras, _model(keras))
-        tf.random.set_seed(7)  # same initial weights, another shuffle (shared/memo-notes.md)
+        tf.random.set_seed(7)  # same initial weights, another shuffle (docs/measurements.md: what a fit depends on)
         return model, [model.fit(x, y, epochs=2, batch_size=32, validation_data=(xv, yv), verbose=0)]
 
     def early_stopping():
