@@ -172,6 +172,15 @@ RACY = {"eve"}  # a fork bomb: which fork fails first (a BlockingIOError in the 
 # run, so whether anything was harvested does too; its status (process_limit) and score (0) do not
 
 
+def gradebook_row(row: dict) -> dict:
+    """A gradebook row as it must be equal: whole, but for a racy student, whose per-check columns
+    and max_score follow what was harvested before the fork bomb hit (status and score do not)."""
+    if row["student"] not in RACY:
+        return row
+    return {k: v for k, v in row.items() if k in ("student", "display_name", "lms", "lms_user_id", "late",
+                                                    "score", "sandbox", "status")}
+
+
 def verdicts(result: dict) -> tuple:
     return result["status"], result["score"], [(c["id"], c["status"], c["points"]) for c in result["checks"]]
 
@@ -184,7 +193,7 @@ def assert_same(local: Path, cluster: Path) -> None:
             assert verdicts(found[student])[:2] == verdicts(expected[student])[:2], student
             continue
         assert golden_differences(expected[student], found[student]) == [], student
-    assert found_rows == expected_rows
+    assert [gradebook_row(row) for row in found_rows] == [gradebook_row(row) for row in expected_rows]
     students = [json.loads(line)["student"] for line in (cluster / "results.jsonl").read_text().splitlines()]
     assert sorted(students) == sorted(expected)  # each once: nothing lost, nothing twice
 
