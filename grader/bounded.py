@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..messages import Message, msg
+from .messages import Message, msg
 
 MAX_FILE = 200 * 1024 * 1024
 """One artifact file: the largest model the grader accepts (modeldesc.MAX_PARAMS float32 weights)
@@ -60,10 +60,12 @@ class Refused(Exception):
 
 
 class Budget:
-    """Bytes one extraction may still load (MAX_OUTBOX to begin with), shared by every read."""
+    """Bytes one extraction may still load (MAX_OUTBOX to begin with), shared by every read, and the
+    files it may not read at all (`refused`: name -> why; the copy out of the sandbox refused them)."""
 
-    def __init__(self, total: int = MAX_OUTBOX) -> None:
+    def __init__(self, total: int = MAX_OUTBOX, refused: dict[str, Message] | None = None) -> None:
         self.left = total
+        self.refused = dict(refused or {})
 
     def take(self, size: int, name: str) -> None:
         if size > self.left:
@@ -73,6 +75,8 @@ class Budget:
 
 def _open(path: Path, limit: int, budget: Budget | None):
     """An open regular file (no link followed) whose size is within `limit` and the budget."""
+    if budget is not None and path.name in budget.refused:
+        raise Refused(budget.refused[path.name])
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bounded import MAX_MODEL_JSON, Budget, Refused, read_json, read_npy
 from .data import IMAGE_SHAPE
 from .errors import ArtifactError
 from .initializers import InitSpec, spec_from_config
@@ -88,9 +89,7 @@ def _layer_kinds_text() -> str:
 
 
 def _load_npy(folder: Path, entry, where: str, budget) -> np.ndarray:
-    """One weight array, its header checked before any allocation (grader/extract/bounded.py)."""
-    from .extract.bounded import Refused, read_npy  # here: grader.extract imports this module
-
+    """One weight array, its header checked before any allocation (grader/bounded.py)."""
     if not isinstance(entry, dict) or entry.get("t") != "array" or not isinstance(entry.get("file"), str):
         raise _fail(where, msg("model.weight_not_array"))
     path = folder / Path(entry["file"]).name
@@ -105,9 +104,7 @@ def _load_npy(folder: Path, entry, where: str, budget) -> np.ndarray:
 
 def from_artifact(folder: Path, entry, where: str, budget=None) -> ModelDesc:
     """Validate one exported model (entry from the manifest) and load its weights, every byte
-    within the bounds of grader/extract/bounded.py (`budget`: the extraction's, shared by its reads)."""
-    from .extract.bounded import MAX_MODEL_JSON, Budget, Refused, read_json  # here: grader.extract imports this module
-
+    within the bounds of grader/bounded.py (`budget`: the extraction's, shared by its reads)."""
     budget = budget if budget is not None else Budget()
     if not isinstance(entry, dict) or entry.get("t") != "model":
         raise _fail(where, msg("model.not_a_model"))

@@ -167,7 +167,7 @@ def probe_kernel(rubric, options, dataset) -> tuple[float, dict]:
     try:
         with sandbox:
             artifacts.install(sandbox, rubric.contract_path, None)
-            status, cells, message, _ = run_interruptibly(run_notebook(nb, sandbox, sandbox.work / "probe.log"))
+            status, cells, message, _, _ = run_interruptibly(run_notebook(nb, sandbox, sandbox.work / "probe.log"))
             log_file = sandbox.work / "probe.log"
             log = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
     finally:

@@ -44,17 +44,21 @@ def run(sub: Submission, sandbox: Sandbox, contract_path: Path, artifacts_dest: 
         nb = submission_module.notebook(sub.source)
         own_cells = len(nb.cells)
         try:
-            status, cells, message, harvest_s = run_interruptibly(run_notebook(nb, sandbox, log_path))
+            status, cells, message, harvest_s, seal = run_interruptibly(run_notebook(nb, sandbox, log_path))
         finally:
             del nb.cells[own_cells:]  # the grader's harvest cell is not the student's
         notebook = dict(nb)
     else:
         (sandbox.input / "submission.py").write_bytes(sub.source)
-        status, cells, message = run_module(sandbox, log_path)
+        status, cells, message, seal = run_module(sandbox, log_path)
     harvested = harvest_s is not None if sub.kind == "ipynb" else status != RunStatus.TIMEOUT or message != \
         msg("execute.module_ignored_deadline", seconds=sandbox.limits.total_timeout_s)
-    # no harvest, no outbox: what is there was written by the student's code, not by the harvest
-    artifacts = artifacts_module.copy_out(sandbox.outbox, artifacts_dest) if harvested else None
+    # no harvest, no outbox: what is there was written by the student's code, not by the harvest; and of a
+    # harvest, only the bytes it sealed (a rewrite after it is not read)
+    copied = artifacts_module.copy_out(sandbox.outbox, artifacts_dest, seal) if harvested else None
+    artifacts = copied.folder if copied is not None else None
+    if copied is not None and copied.note and not message:
+        message = copied.note
     if sub.kind == "py" and artifacts is not None:
         cells = module_cells(artifacts, sub.path.name)
         harvest_s = harvest_seconds(artifacts)

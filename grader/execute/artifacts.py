@@ -2,11 +2,16 @@
 one launcher line, and copy what it wrote back out.
 
 The copy trusts nothing in the outbox (the student's code shares it): only regular files with
-the harvest's own names, opened without following links, each and all size-capped.
+the harvest's own names, opened without following links, each and all size-capped, and only the
+bytes the harvest sealed. The seal (each file's sha256) reaches the grader on another channel
+than the outbox, as the harvest finishes (a notebook's cell output, a module's stdout): a thread
+that rewrites a file after the harvest, before the sandbox is stopped, changes bytes that no
+longer match, and that file is not read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,12 +19,21 @@ import stat
 from pathlib import Path
 
 from ..memo.store import SOURCE as MEMO_SOURCE
+from ..messages import Message, msg
+from .harvest import SEAL_MARK
 
 HARVEST_SOURCE = Path(__file__).with_name("harvest.py")
 MAX_ARTIFACT_FILE = 200 * 1024 * 1024
 MAX_ARTIFACTS_TOTAL = 400 * 1024 * 1024
 MAX_NAMES = 5000
 ARTIFACT_NAME = re.compile(r"^(manifest\.json|\d{4}-(array\.npy|model\.json))$")
+MAX_SEAL = 1024 * 1024
+"""The seal's bytes at most: MAX_NAMES names with their digests are under 500 KB."""
+REFUSED_FILE = "refused.json"
+"""Written by the copy into the grader's own folder (no artifact is named so): the sealed files it
+did not copy, each with why, which the extraction then refuses by name."""
+_CHUNK = 1 << 20
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 # The self-check does not run while a teacher grades: a notebook ending in
 # `from grader import check; check()` imports this stand-in. Its words are course Spanish
 # printed into the student's own notebook, not grader output, so they stay as they are.
@@ -98,34 +112,93 @@ def launcher(sandbox, entry: str, first_argument: str, extra: str = "") -> str:
             f"_grader_ns[{entry!r}]({first_argument}, {sandbox.outbox_path!r}, {inp + '/contract.json'!r}{more})\n")
 
 
-def copy_out(source: Path, dest: Path) -> Path | None:
-    """Copy regular files with expected names; never follow a link the student planted.
-    Returns `dest`, or None when no manifest came out."""
+def parse_seal(seal) -> dict[str, str] | None:
+    """The seal as the harvest sent it ({"files": {name: sha256}}), checked: artifact names and
+    hex digests only, at most MAX_NAMES; None when it is not that shape."""
+    files = seal.get("files") if isinstance(seal, dict) else None
+    if not isinstance(files, dict) or len(files) > MAX_NAMES or "manifest.json" not in files:
+        return None
+    if not all(isinstance(name, str) and ARTIFACT_NAME.match(name) and isinstance(digest, str) and _DIGEST.match(digest)
+               for name, digest in files.items()):
+        return None
+    return dict(files)
+
+
+def seal_from_output(text: bytes) -> tuple[dict | None, bytes]:
+    """(the seal a module run printed, its output without the seal's line). Exactly one line may
+    carry it: none (the harvest did not finish) or two (one is forged) is no seal."""
+    mark = SEAL_MARK.encode()
+    lines = text.split(b"\n")
+    sealed = [line for line in lines if line.startswith(mark)]
+    rest = b"\n".join(line for line in lines if not line.startswith(mark))
+    if len(sealed) != 1 or len(sealed[0]) > MAX_SEAL:
+        return None, rest
+    try:
+        return json.loads(sealed[0][len(mark):]), rest
+    except ValueError:
+        return None, rest
+
+
+class Copied:
+    """What the copy brought out: the folder (None when the manifest itself is not the sealed one)
+    and why each sealed file that was not copied was refused (name -> Message)."""
+
+    def __init__(self, folder: Path | None, refused: dict[str, Message], note: Message | str = "") -> None:
+        self.folder, self.refused, self.note = folder, refused, note
+
+
+def copy_out(source: Path, dest: Path, seal) -> Copied:
+    """Copy the sealed files, streamed and hashed, never following a link the student planted.
+    A file whose bytes are not the sealed ones (rewritten after the harvest), or that is gone, is
+    not copied: it is named in REFUSED_FILE with why. Without a seal, or when manifest.json is not
+    the sealed one, nothing is read (`folder` None, `note` says why)."""
+    sealed = parse_seal(seal)
+    if sealed is None:
+        return Copied(None, {}, msg("execute.seal_missing"))
     try:
         dir_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
-        return None
+        return Copied(None, {}, msg("execute.seal_missing"))
     dest.mkdir(parents=True, exist_ok=True)
+    refused: dict[str, Message] = {}
     total = 0
     try:
-        for name in sorted(os.listdir(dir_fd))[:MAX_NAMES]:
-            if not ARTIFACT_NAME.match(name):
-                continue
+        for name in sorted(sealed):
             try:
                 fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
             except OSError:
+                refused[name] = msg("execute.sealed_file_gone", name=name)
                 continue
-            with os.fdopen(fd, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ARTIFACT_FILE or total + info.st_size > MAX_ARTIFACTS_TOTAL:
-                    continue
-                total += info.st_size
-                (dest / name).write_bytes(handle.read(info.st_size))
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "rb") as handle, open(dest / name, "wb") as out:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    size = -1
+                while size >= 0:
+                    chunk = handle.read(_CHUNK)  # streamed: the copy holds one chunk, whatever the file's size
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > MAX_ARTIFACT_FILE or total + size > MAX_ARTIFACTS_TOTAL:
+                        size = -1
+                        break
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size < 0 or digest.hexdigest() != sealed[name]:
+                (dest / name).unlink()
+                refused[name] = msg("execute.sealed_file_changed", name=name)
+                continue
+            total += size
     finally:
         os.close(dir_fd)
-    return dest if (dest / "manifest.json").exists() else None
+    if "manifest.json" in refused:
+        for name in sealed:
+            (dest / name).unlink(missing_ok=True)
+        return Copied(None, refused, msg("execute.manifest_changed"))
+    if refused:
+        (dest / REFUSED_FILE).write_text(json.dumps({name: message.key for name, message in refused.items()}))
+    return Copied(dest, refused)
 
 
 __all__ = ["install", "launcher", "environment_check", "memo_preamble", "ENVIRONMENT_MARK",
-           "PROVIDED_PACKAGES", "copy_out", "HARVEST_SOURCE", "SHIM", "ARTIFACT_NAME", "MAX_ARTIFACT_FILE",
+           "PROVIDED_PACKAGES", "copy_out", "Copied", "parse_seal", "seal_from_output", "REFUSED_FILE", "MAX_SEAL", "HARVEST_SOURCE", "SHIM", "ARTIFACT_NAME", "MAX_ARTIFACT_FILE",
            "MAX_ARTIFACTS_TOTAL"]

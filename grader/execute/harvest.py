@@ -11,6 +11,8 @@ Values are encoded generically: {"t": "number"|"bool"|"str"|"list"|"dict"|"array
 they return are exported with their fresh weights.
 """
 
+import hashlib
+import io
 import json
 import math
 import os
@@ -19,6 +21,12 @@ import traceback
 MAX_ARRAY = 20_000_000
 MAX_LIST = 100_000
 MAX_DEPTH = 6
+SEAL_MIME = "application/x-grader-seal+json"
+"""The harvest's seal in a notebook: one display output of the harvest cell, on the kernel's
+message channel, which the grader reads as the cell runs (grader/execute/notebook.py)."""
+SEAL_MARK = "grader-seal: "
+"""The harvest's seal of a module run: one line on the process's own stdout, after the module
+(grader/execute/module.py)."""
 
 
 class _Writer:
@@ -37,6 +45,14 @@ class _Writer:
                 else:
                     os.unlink(path)
         os.makedirs(out, exist_ok=True)
+        self.sealed = {}  # file name -> sha256 of the bytes this writer wrote
+
+    def write(self, name, data):
+        """Write `data` as OUT/name and seal it: the digest is of the bytes in hand, never of the file
+        read back, so a rewrite at any moment after this call is a mismatch when the grader copies it."""
+        with open(os.path.join(self.out, name), "wb") as handle:
+            handle.write(data)
+        self.sealed[name] = hashlib.sha256(data).hexdigest()
 
     def _name(self, stem):
         self.count += 1
@@ -51,7 +67,9 @@ class _Writer:
         if arr.dtype.kind not in "biuf":
             return {"t": "unsupported", "type": f"ndarray[{arr.dtype}]"}
         name = self._name("array.npy")
-        np.save(os.path.join(self.out, name), np.ascontiguousarray(arr), allow_pickle=False)
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(arr), allow_pickle=False)
+        self.write(name, buffer.getvalue())
         return {"t": "array", "file": name, "shape": list(arr.shape), "dtype": str(arr.dtype)}
 
     def model(self, model):
@@ -87,8 +105,7 @@ class _Writer:
             input_shape = None
         desc = {"class": type(model).__name__, "input_shape": input_shape, "layers": layers}
         name = self._name("model.json")
-        with open(os.path.join(self.out, name), "w") as handle:
-            json.dump(desc, handle)
+        self.write(name, json.dumps(desc).encode())
         return {"t": "model", "file": name}
 
 
@@ -204,8 +221,10 @@ def _probe(function, probe, writer):
     return {"t": "probe", "v": results}
 
 
-def harvest(namespace, out, contract_path, module_status=None):
-    """Write OUT/manifest.json describing every contract name found in `namespace`."""
+def harvest(namespace, out, contract_path, module_status=None, publish=False):
+    """Write OUT/manifest.json describing every contract name found in `namespace`; return the seal,
+    each file's sha256, which the grader must receive where the outbox is not: `publish` (the
+    notebook's harvest cell) sends it as the cell's output, run_module prints it on stdout."""
     import time
 
     started = time.monotonic()
@@ -226,8 +245,20 @@ def harvest(namespace, out, contract_path, module_status=None):
             errors[name] = traceback.format_exc()[-3000:]
     manifest = {"harvest": 1, "values": values, "errors": errors, "module": module_status, "memo": _memo_log(),
                 "seconds": time.monotonic() - started}
-    with open(os.path.join(out, "manifest.json"), "w") as handle:
-        json.dump(manifest, handle)
+    writer.write("manifest.json", json.dumps(manifest).encode())
+    seal = {"files": writer.sealed}
+    if publish:
+        publish_seal(seal)
+    return seal
+
+
+def publish_seal(seal):
+    """In a notebook: the seal as one display output of the harvest cell. The kernel sends it on
+    its message channel while the cell runs; a thread that rewrites the outbox afterwards cannot
+    change what was sent, and a forged second seal in the same cell voids both."""
+    from IPython.display import display
+
+    display({SEAL_MIME: seal}, raw=True)
 
 
 def _memo_log():
@@ -254,6 +285,7 @@ def run_module(source_path, out, contract_path, deadline_s=None):
     that catches BaseException or ignores SIGALRM runs on until the grader kills it: then
     nothing is harvested, and the grader says so."""
     import signal
+    import sys
     import time
 
     namespace = {"__name__": "__main__", "__file__": source_path, "__builtins__": __builtins__}
@@ -278,7 +310,17 @@ def run_module(source_path, out, contract_path, deadline_s=None):
         if deadline_s:
             signal.setitimer(signal.ITIMER_REAL, 0)
     status["seconds"] = time.monotonic() - started
-    harvest(namespace, out, contract_path, module_status=status)
+    seal = harvest(namespace, out, contract_path, module_status=status)
+    # the seal, on the process's own stdout (a student's sys.stdout is not used): the grader reads it from
+    # the output's tail; a forged second line voids both
+    line = ("\n" + SEAL_MARK + json.dumps(seal, separators=(",", ":")) + "\n").encode()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os.write(1, line)
 
 
-__all__ = ["harvest", "run_module", "OutOfTime", "encode", "MAX_ARRAY", "MAX_LIST", "MAX_DEPTH"]
+__all__ = ["harvest", "run_module", "publish_seal", "OutOfTime", "encode", "MAX_ARRAY", "MAX_LIST", "MAX_DEPTH",
+           "SEAL_MIME", "SEAL_MARK"]

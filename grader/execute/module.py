@@ -7,7 +7,6 @@ buffer, the kernel log of a module run.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,16 +15,18 @@ from pathlib import Path
 
 import nbformat
 
+from ..bounded import MAX_MANIFEST, Refused, read_json
 from ..kinds import CellStatus, RunStatus
 from ..messages import Message, msg
 from ..sandbox import Sandbox
-from .artifacts import launcher, memo_preamble
+from .artifacts import MAX_SEAL, launcher, memo_preamble, seal_from_output
 from .records import CellRecord
 
 
-def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str]:
-    """Run `submission.py` (already in the sandbox's input folder); (status, [], message).
-    The module's one record comes from the manifest afterwards (`module_cells`)."""
+def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str, dict | None]:
+    """Run `submission.py` (already in the sandbox's input folder); (status, [], message, the
+    harvest's seal: the one seal line of the output's tail, else None). The module's one record
+    comes from the manifest afterwards (`module_cells`)."""
     limits = sandbox.limits
     # the module is stopped (SIGALRM) when the budget minus the harvest's reserve is spent, and harvested
     deadline_s = max(1.0, limits.total_timeout_s - limits.harvest_reserve())
@@ -33,11 +34,14 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
                                                f"deadline_s={deadline_s!r}")
     argv = sandbox.wrap([sys.executable, "-c", runner])
     kept = bytearray()
+    tail = bytearray()  # the output's last bytes, where the harvest's seal line is, whatever came before
 
     def drain(stream) -> None:
         for chunk in iter(lambda: stream.read(65536), b""):
             if len(kept) < limits.output_bytes_total:
                 kept.extend(chunk[: limits.output_bytes_total - len(kept)])
+            tail.extend(chunk)
+            del tail[: max(0, len(tail) - 2 * MAX_SEAL)]
 
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                cwd=str(sandbox.work), start_new_session=True)
@@ -64,14 +68,18 @@ def run_module(sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRe
             status, message = RunStatus.MEMORY_LIMIT, msg("execute.memory_limit")
         elif process.returncode < 0 or process.returncode >= 128:
             status, message = RunStatus.CRASHED, msg("execute.process_died", code=process.returncode)
-    log_path.write_text(kept.decode("utf-8", "replace"))
-    return status, [], message
+    seal, _ = seal_from_output(bytes(tail))
+    _, printed = seal_from_output(bytes(kept))  # what the student printed, without the grader's line
+    log_path.write_text(printed.decode("utf-8", "replace"))
+    return status, [], message, seal
 
 
 def _manifest(artifacts: Path) -> dict:
+    """The manifest, through the same bounds as the extraction (the harvest runs in the student's
+    process: a patched json can make it write anything, 100,000 levels deep included)."""
     try:
-        manifest = json.loads((artifacts / "manifest.json").read_text())
-    except (OSError, ValueError):
+        manifest = read_json(artifacts / "manifest.json", MAX_MANIFEST)
+    except Refused:
         return {}
     return manifest if isinstance(manifest, dict) else {}
 

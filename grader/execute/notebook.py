@@ -27,7 +27,8 @@ from ..kinds import CellStatus, RunStatus
 from ..messages import DEFAULT_LANG, Message, msg, render
 from ..rubric import Limits
 from ..sandbox import NOBODY, Sandbox
-from .artifacts import launcher, memo_preamble
+from .artifacts import MAX_SEAL, launcher, memo_preamble
+from .harvest import SEAL_MIME
 from .interrupt import ARM_SIGNALS
 from .records import CellRecord, head, strip_ansi
 
@@ -51,6 +52,8 @@ class CappedClient(NotebookClient):
         self.truncated: set[int] = set()
         self.timed_out: set[int] = set()
         self.current_cell = -1
+        self.harvest_cell = -1
+        self.seals: list = []  # what the harvest cell published as its seal (exactly one is a seal)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out.add(self.current_cell)
@@ -63,12 +66,19 @@ class CappedClient(NotebookClient):
             return len(content["text"])
         if "data" in content:
             return sum(len(str(value)) for value in content["data"].values())
-        if "traceback" in content:
-            return sum(len(line) for line in content["traceback"])
+        if "traceback" in content:  # an error: its name and value count as much as its traceback
+            return sum(len(str(line)) for line in content["traceback"]) + len(str(content.get("ename", ""))) \
+                + len(str(content.get("evalue", "")))
         return 0
 
     def output(self, outs, msg, display_id, cell_index):  # nbclient's signature (`msg` is its name)
         size = self._size(msg)
+        data = msg.get("content", {}).get("data")
+        if cell_index == self.harvest_cell and isinstance(data, dict) and SEAL_MIME in data:
+            # the harvest's seal: kept apart from the outputs and their caps (a notebook that printed its
+            # whole allowance still gets its harvest read), bounded on its own
+            self.seals.append(data[SEAL_MIME] if size <= MAX_SEAL else None)
+            return None
         used = self._per_cell.get(cell_index, 0) + size
         self._per_cell[cell_index] = used
         self._total += size
@@ -182,8 +192,9 @@ def _kernel_client(nb, sandbox: Sandbox, limits: Limits) -> CappedClient:
                         resources={"metadata": {"path": str(sandbox.work)}})
 
 
-async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str, float | None]:
-    """Run every non-empty code cell, then the harvest; (status, cell records, message, harvest seconds).
+async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus, list[CellRecord], Message | str, float | None, dict | None]:
+    """Run every non-empty code cell, then the harvest; (status, cell records, message, harvest
+    seconds, the harvest's seal: None unless the harvest cell published exactly one).
 
     The total budget keeps `limits.harvest_reserve()` seconds back: when the cells have used the
     rest, the running cell is interrupted, the remaining ones are not run, and the harvest runs on
@@ -195,7 +206,7 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
     records: dict[int, CellRecord] = {}
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     order = [i for i, _ in code_cells]
-    harvest_cell = nbformat.v4.new_code_cell(launcher(sandbox, "harvest", "globals()"))
+    harvest_cell = nbformat.v4.new_code_cell(launcher(sandbox, "harvest", "globals()", "publish=True"))
     status, message = RunStatus.COMPLETED, ""
     deadline = time.monotonic() + limits.total_timeout_s
     reserve = limits.harvest_reserve()
@@ -252,7 +263,7 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
                         break
                 client.timeout = max(1, int(min(HARVEST_TIMEOUT_S, deadline - time.monotonic())))
                 nb.cells.append(harvest_cell)
-                client.current_cell = len(nb.cells) - 1
+                client.current_cell = client.harvest_cell = len(nb.cells) - 1
                 started = time.monotonic()
                 await client.async_execute_cell(harvest_cell, len(nb.cells) - 1)
                 harvest_s = time.monotonic() - started
@@ -292,7 +303,8 @@ async def run_notebook(nb, sandbox: Sandbox, log_path: Path) -> tuple[RunStatus,
         cells.append(record)
     if any(c.status == CellStatus.TIMEOUT for c in cells) and status == RunStatus.COMPLETED:
         message = msg("execute.cell_timeouts")
-    return status, cells, message, harvest_s
+    seal = client.seals[0] if len(client.seals) == 1 else None
+    return status, cells, message, harvest_s, seal
 
 
 __all__ = ["run_notebook", "cell_record", "CappedClient", "KernelManager", "TIMEOUT_ENAME"]

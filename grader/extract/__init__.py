@@ -11,12 +11,14 @@ once whether to put the name in front.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from ..errors import ArtifactError
 from ..execute import Execution
+from ..execute.artifacts import REFUSED_FILE
 from ..messages import Message, msg
-from .bounded import MAX_MANIFEST, Budget, Refused, read_json
+from ..bounded import MAX_MANIFEST, Budget, Refused, read_json
 from .reader import Reader, kind_of
 
 
@@ -33,7 +35,7 @@ class _Unreadable(Exception):
 
 
 def _manifest(folder, budget: Budget) -> dict:
-    """The manifest, read within the bounds of grader/extract/bounded.py (size, depth, values)."""
+    """The manifest, read within the bounds of grader/bounded.py (size, depth, values)."""
     try:
         manifest = read_json(folder / "manifest.json", MAX_MANIFEST, budget)
     except Refused as exc:
@@ -41,6 +43,19 @@ def _manifest(folder, budget: Budget) -> dict:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("values"), dict):
         raise _Unreadable(msg("extract.values_not_dict"))
     return manifest
+
+
+def _refused_by_the_copy(folder) -> dict[str, Message]:
+    """The sealed files the copy did not bring out, each with why (grader/execute/artifacts.py
+    writes this small file itself, in the grader's own folder)."""
+    try:
+        refused = json.loads((folder / REFUSED_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(refused, dict):
+        return {}
+    return {str(name): msg(str(key), name=str(name)) for name, key in refused.items()
+            if key in ("execute.sealed_file_changed", "execute.sealed_file_gone")}
 
 
 def _read(reader: Reader, entry, name: str, spec: dict):
@@ -71,7 +86,7 @@ def extract(execution: Execution, contract: dict) -> Extracted:
     if folder is None or not (folder / "manifest.json").is_file():
         note = msg("extract.no_artifacts")
         return Extracted({}, {name: note for name in names}, note)
-    budget = Budget()
+    budget = Budget(refused=_refused_by_the_copy(folder))
     try:
         manifest = _manifest(folder, budget)
     except _Unreadable as exc:

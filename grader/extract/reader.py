@@ -3,7 +3,7 @@
 Each method returns a validated Python value or raises ArtifactError with a catalog message
 that starts with the contract name (`where`) in every language, so a check can quote it after
 the name without repeating it. Array files are opened by bare name inside the artifact folder
-(a `../` in the manifest cannot leave it), through grader/extract/bounded.py (header checked
+(a `../` in the manifest cannot leave it), through grader/bounded.py (header checked
 before any allocation, never pickle), and every read counts against one budget.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ArtifactError
 from ..messages import Message, msg
 from ..modeldesc import ModelDesc, from_artifact
-from .bounded import Budget, Refused, read_npy
+from ..bounded import Budget, Refused, read_npy
 
 _KIND_KEYS = {"str": "extract.kind.text", "list": "extract.kind.list", "number": "extract.kind.number",
               "bool": "extract.kind.bool", "array": "extract.kind.array", "model": "extract.kind.model",

@@ -118,11 +118,12 @@ def test_symlinked_artifact_is_not_followed(tmp_path, reference_rubric):
 
 
 def test_harvest_failure_is_the_run_message(tmp_path, reference_rubric):
-    # a contract name whose value breaks the harvest's encoder: a dict whose keys() lies
+    # the student's code breaks the json function the harvest reads its contract with: the harvest fails, it seals nothing,
+    # and the run's message is the harvest's failure (not the missing seal that follows from it)
     path = notebook(tmp_path / "nb.ipynb", "ex1_limit = 0.5",
-                    "import sys\nsys.modules['json'].dump = None")
+                    "import sys\nsys.modules['json'].load = None")
     execution = run(path, tmp_path)
-    assert execution.status is RunStatus.COMPLETED
+    assert execution.status is RunStatus.COMPLETED and execution.artifacts is None
     assert isinstance(execution.message, Message)
     assert render(execution.message, "es").startswith("falló la recolección de resultados (harvest): ") and "TypeError" in render(execution.message, "es")
     assert render(execution.message, "en").startswith("the harvest step failed: ")

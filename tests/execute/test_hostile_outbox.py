@@ -14,10 +14,12 @@ import pytest
 
 from grader.execute import Execution, harvest
 from grader.extract import extract
-from grader.extract.bounded import MAX_JSON_DEPTH, Refused, read_json, read_npy
+from grader.bounded import MAX_JSON_DEPTH, Refused, read_json, read_npy
 from dataclasses import replace
 
-from grader.messages import render
+from grader.execute.artifacts import copy_out, seal_from_output
+from grader.execute.module import harvest_seconds, module_cells, module_stopped_on_time
+from grader.messages import msg, render
 from grader.pipeline import Options, grade
 from grader.sandbox import SandboxReport
 
@@ -52,7 +54,7 @@ def test_deep_json_and_lying_npy_are_refused_items_within_a_memory_bound(tmp_pat
     tracemalloc.stop()
     problems = render(extracted.problems, "en")
     assert "declares 4000000000000 bytes" in problems["ex1_kernel"]
-    assert f"more than the {MAX_JSON_DEPTH}" in problems["ex1_model"]
+    assert f"read limit ({MAX_JSON_DEPTH})" in problems["ex1_model"]
     assert "declares" in problems["ex3_model"]
     assert extracted.values["ex1_limit"] == 0.08
     assert peak < 20 * 1024 * 1024, peak  # the 100,000-deep file is 200 KB: nothing near 7 TiB, nor a recursion
@@ -142,11 +144,26 @@ THREAD = ("import threading, io, numpy as np, json, time\n"
           "threading.Thread(target=loop, daemon=True).start()")
 
 
+FORGER = ("import threading, json, os, time\n"
+          "FORGED = json.dumps({'harvest': 1, 'values': {'ex1_limit': {'t': 'number', 'v': (6 / 912) ** 0.5}}, 'errors': {}})\n"
+          "def forge():\n"
+          "    while True:\n"
+          "        try:\n"
+          "            if open('/opt/grader-out/manifest.json').read() != FORGED:\n"
+          "                open('/opt/grader-out/manifest.json', 'w').write(FORGED)\n"
+          "        except OSError:\n"
+          "            pass\n"
+          "        time.sleep(0.001)\n"
+          "threading.Thread(target=forge, daemon=True).start()")
+
+
 def test_a_post_run_cell_hook_that_rewrites_the_manifest_is_graded_not_a_crash(run, tmp_path):
     result, report = run(notebook(tmp_path / "hook.ipynb", GOOD, HOOK))
     assert result.status == "graded", result.status
     assert result.score == 0 and status_of(result, "ex1_limit") == "fail"
-    assert "100002" in render(result.execution["extraction_note"], "es")
+    # the hook ran after the harvest had sealed the manifest: the rewritten one is not read at all
+    assert result.execution["message"] == msg("execute.manifest_changed")
+    assert result.execution["harvested"] is False
 
 
 def test_a_thread_rewriting_arrays_and_models_costs_those_items_only(run, tmp_path):
@@ -154,6 +171,54 @@ def test_a_thread_rewriting_arrays_and_models_costs_those_items_only(run, tmp_pa
     result, report = run(notebook(tmp_path / "thread.ipynb", THREAD, code))
     assert result.status == "graded", result.status
     assert status_of(result, "ex1_limit") == "pass"
+    # the thread's lying header is never read: the copy refuses the file whose bytes are not the sealed ones
+    assert "4000000000000" not in json.dumps(result.to_json("en"))
+
+
+def test_a_thread_that_forges_the_manifest_after_the_harvest_gains_nothing(run, tmp_path):
+    """The notebook defines nothing; a thread rewrites manifest.json as soon as the harvest has written it,
+    claiming a right ex1_limit. Before the seal, that won the race and its point."""
+    result, report = run(notebook(tmp_path / "forger.ipynb", FORGER, "import time\ntime.sleep(0.5)"))
+    assert result.status == "graded", result.status
+    assert status_of(result, "ex1_limit") == "fail"
+    assert result.execution["message"] == msg("execute.manifest_changed")
+
+
+def test_the_copy_takes_only_the_sealed_bytes(tmp_path):
+    """copy_out on its own: a changed array and a deleted model are refused by name (and the extraction says
+    why), a file the seal does not name is not copied, no seal or a changed manifest reads nothing."""
+    contract = tmp_path / "contract.json"
+    contract.write_text(json.dumps({"names": {"ex1_kernel": {}, "ex1_limit": {}, "ex3_model": {}}}))
+    outbox = tmp_path / "outbox"
+    seal = harvest.harvest({"ex1_kernel": np.ones((3, 2), "float32"), "ex1_limit": 0.08}, str(outbox), str(contract))
+    assert set(seal["files"]) == {"manifest.json", "0001-array.npy"}
+    (outbox / "0002-model.json").write_text("{}")  # planted, never sealed
+    copied = copy_out(outbox, tmp_path / "a", seal)
+    assert sorted(p.name for p in copied.folder.iterdir()) == ["0001-array.npy", "manifest.json"]
+    assert copied.refused == {}
+
+    np.save(outbox / "0001-array.npy", np.zeros((3, 2), "float32"))
+    copied = copy_out(outbox, tmp_path / "b", seal)
+    assert copied.refused == {"0001-array.npy": msg("execute.sealed_file_changed", name="0001-array.npy")}
+    assert not (copied.folder / "0001-array.npy").exists()
+    extracted = extract(Execution("completed", (), copied.folder, REPORT, 1.0),
+                        {"names": {"ex1_kernel": {"type": "array"}, "ex1_limit": {"type": "number"}}})
+    assert extracted.values == {"ex1_limit": 0.08}
+    assert "0001-array.npy changed after the grader collected it" in render(extracted.problems["ex1_kernel"], "en")
+
+    assert copy_out(outbox, tmp_path / "c", None).folder is None
+    assert copy_out(outbox, tmp_path / "d", {"files": {"../x": "0" * 64, "manifest.json": "0" * 64}}).folder is None
+    (outbox / "manifest.json").write_text(json.dumps({"values": {}, "errors": {}}))
+    copied = copy_out(outbox, tmp_path / "e", seal)
+    assert copied.folder is None and copied.note == msg("execute.manifest_changed")
+
+
+def test_a_module_s_seal_is_its_one_seal_line(tmp_path):
+    line = b"grader-seal: " + json.dumps({"files": {"manifest.json": "a" * 64}}).encode()
+    seal, printed = seal_from_output(b"hola\n" + line + b"\n")
+    assert seal == {"files": {"manifest.json": "a" * 64}} and printed == b"hola\n"
+    assert seal_from_output(b"hola\n" + line + b"\n" + line + b"\n")[0] is None  # a forged second line voids both
+    assert seal_from_output(b"hola" + line + b"\n")[0] is None  # not at a line's start: not the harvest's
 
 
 def test_errors_are_capped_like_any_output(run, tmp_path):
@@ -164,3 +229,11 @@ def test_errors_are_capped_like_any_output(run, tmp_path):
     assert all(c["output_bytes"] <= LIMITS.output_bytes_per_cell for c in records)
     assert sum(c["output_bytes"] for c in records) <= LIMITS.output_bytes_total
     assert status_of(result, "ex1_limit") == "pass"
+
+
+def test_a_module_s_deep_manifest_is_read_within_the_bounds(tmp_path):
+    """A .py submission's record is read from the manifest before the extraction: a patched json in the
+    student's process can make the harvest seal a 100,000-deep one, and that is no record, not a crash."""
+    (tmp_path / "manifest.json").write_text('{"module": ' + DEEP + "}")
+    assert module_cells(tmp_path, "tarea.py")[0].status == "ok"
+    assert harvest_seconds(tmp_path) is None and module_stopped_on_time(tmp_path) is False
