@@ -95,6 +95,12 @@ class GradeResult:
     identity: Identity | None = None  # whose it is (an LMS download's user id, late mark); None: the plain one
 
     @property
+    def shown_score(self) -> float | None:
+        """The score as every file and screen shows it: none for a grading the grader failed (it
+        graded nothing; a 0 there reads as the student's)."""
+        return None if self.status == GradeStatus.GRADER_ERROR else self.score
+
+    @property
     def who(self) -> Identity:
         return self.identity or Identity(self.student, self.display_name)
 
@@ -102,7 +108,7 @@ class GradeResult:
         fault = {"grader_fault": self.grader_fault} if self.grader_fault else {}
         return render({**fault, "student": self.student, "display_name": self.display_name,
                        "identity": self.who.to_json(), "status": self.status,
-                       "score": self.score, "max_score": self.max_score, "sandbox": self.sandbox,
+                       "score": self.shown_score, "max_score": self.max_score, "sandbox": self.sandbox,
                        "message": self.message, "sha256": self.sha256, "fingerprint": self.fingerprint,
                        "grader_version": __version__,
                        "execution": self.execution, "data": self.data, "retraining": self.retraining,
@@ -119,7 +125,8 @@ def load_rubric(rubric_path: Path | None = None) -> Rubric:
 
 def error_result(student: str, display_name: str, status: GradeStatus, message: Message | str, rubric: Rubric,
                  **extra) -> GradeResult:
-    """A result for a submission that could not be graded: 0 points, and the reason."""
+    """A result for a submission that could not be graded: 0 points (none shown for a grader_error),
+    and the reason."""
     return GradeResult(student, display_name, status, 0.0, rubric.max_score, message=message, **extra)
 
 

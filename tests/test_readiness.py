@@ -8,6 +8,7 @@ because every sandbox on this machine sees that Keras meanwhile.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import stat
@@ -113,7 +114,7 @@ def test_an_unimportable_keras_is_the_graders_fault_and_stops_the_batch(referenc
 
     assert result.status == "grader_error" and result.score == 0 and result.checks == ()
     saved = result_of(opts.out, "ana")
-    assert saved["status"] == "grader_error" and saved["score"] == 0 and saved["checks"] == []
+    assert saved["status"] == "grader_error" and saved["score"] is None and saved["checks"] == []  # no score, not 0
     assert saved["grader_fault"]["kind"] == "environment"
     assert "no puede importar keras dentro del sandbox" in saved["grader_fault"]["reason"]
     assert "chmod -R a+rX" in saved["grader_fault"]["reason"]  # the one command that fixes it
@@ -121,11 +122,15 @@ def test_an_unimportable_keras_is_the_graders_fault_and_stops_the_batch(referenc
     assert not _unchanged(Entry("ana", single), reference_rubric, opts)  # the next run grades it again
     page = (opts.out / "ana" / "report.html").read_text()
     assert "no es culpa suya" in page and 'id="fix-first"' not in page
+    assert '<div class="score" aria-label="Puntaje">— / ' in page
 
     assert "a_primera" in stopped.value.render("en") and "keras" in stopped.value.render("en")
     assert result_of(batch_opts.out, "a_primera")["grader_fault"]["kind"] == "environment"
     assert not (batch_opts.out / "b_segunda").exists() and not (batch_opts.out / "c_tercera").exists()
     assert (batch_opts.out / "gradebook.csv").exists()  # the class files, rebuilt from what was written
+    row = next(csv.DictReader((batch_opts.out / "gradebook.csv").open()))
+    assert (row["student"], row["status"], row["score"]) == ("a_primera", "grader_error", "")  # blank, never a 0
+    assert "— / " in (batch_opts.out / "index.html").read_text()
 
 
 @pytest.mark.sandbox
@@ -136,6 +141,6 @@ def test_a_retraining_that_cannot_read_its_store_is_a_grader_error(reference_rub
     opts = options(tmp_path, subset, retrain=RetrainMode.RUN, cache_dir=not_a_folder)
     result = pipeline.grade(path, reference_rubric.with_protocol(epochs=1), opts)
     saved = result_of(opts.out, "berta")
-    assert result.status == saved["status"] == "grader_error" and saved["score"] == 0 and saved["checks"] == []
+    assert result.status == saved["status"] == "grader_error" and saved["score"] is None and saved["checks"] == []
     assert saved["grader_fault"]["kind"] == "retrain" and "cache" in saved["grader_fault"]["reason"]
     assert not saved["fingerprint"]

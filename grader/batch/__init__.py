@@ -37,6 +37,7 @@ from ..messages import Joined, Message, msg, render
 from .. import data as data_module
 from ..pipeline import Options, error_result, fingerprint, memo_settings, start_references
 from ..report import write_result
+from ..report.terminal import score_text
 from ..rubric import Rubric
 from ..workerproc import Worker, stop_all
 from .class_files import write_class_files
@@ -196,7 +197,7 @@ def grade_folder(folder: Path, rubric: Rubric, options: Options, jobs: int = 1, 
             elif "done" in message:
                 reported.add(student)
                 done = message["done"]
-                progress.finish(student, f"{student}: {done['score']:g}/{done['max_score']:g} ({done['status']})",
+                progress.finish(student, f"{student}: {score_text(done['score'], done['max_score'], '/')} ({done['status']})",
                                 time.monotonic() - began)
                 if done.get("fault") in BATCH_STOPPING and halted is None:
                     # every other submission would hit it too: none starts, the running ones stop

@@ -39,7 +39,7 @@ def write_class_files(out: Path, students: list[str], rubric, skipped: list, lan
         # a skipped item (an optional name not defined) is blank: it was not graded, it is not a 0
         points = {c["id"]: "" if c["status"] == "skipped" else c["points"] for c in r.get("checks", [])}
         writer.writerow([r["student"], who.display_name, who.lms, who.lms_user_id, "true" if who.late else "false",
-                         r["score"], r["max_score"], *[points.get(i, "") for i in check_ids],
+                         "" if r["score"] is None else r["score"], r["max_score"], *[points.get(i, "") for i in check_ids],
                          (r.get("sandbox") or {}).get("level", ""), r["status"],
                          round((r.get("timings") or {}).get("total", 0.0), 1)])
     write_text_atomic(out / "gradebook.csv", buffer.getvalue())

@@ -62,7 +62,7 @@ def main() -> int:
     except Exception as exc:  # reported to the parent as this student's error, never a batch stop
         _emit(error=f"{type(exc).__name__}: {exc}")
         return 1
-    _emit(done={"score": result.score, "max_score": result.max_score, "status": str(result.status),
+    _emit(done={"score": result.shown_score, "max_score": result.max_score, "status": str(result.status),
                 "fault": result.grader_fault.get("kind"), "reason": render(result.message, options.lang)
                 if result.grader_fault else ""})
     return 0

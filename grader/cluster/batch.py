@@ -37,6 +37,7 @@ from ..memo import MemoStore
 from ..messages import msg
 from ..pipeline import Options, fingerprint, memo_settings
 from ..report import write_text_atomic
+from ..report.terminal import score_text
 from ..retrain.cache import Cache
 from ..retrain.plan import reference_specs
 from ..rubric import Rubric
@@ -126,7 +127,7 @@ def _settle(future, entry, took: float | None, rubric: Rubric, options: Options,
         if "done" in outcome:
             asked = runs_asked(_accept(payload, entry, options, cache, store))
             done = outcome["done"]
-            progress.finish(entry.student, f"{entry.student}: {done['score']:g}/{done['max_score']:g} "
+            progress.finish(entry.student, f"{entry.student}: {score_text(done['score'], done['max_score'], '/')} "
                             f"({done['status']}) · {payload.get('host', '')}", took)
             return asked
     except ValueError as exc:  # a worker's answer of the wrong shape: this student's error

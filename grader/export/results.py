@@ -106,8 +106,9 @@ def parse_result(raw, path: Path) -> StudentResult:
     if identity.student != student:  # the file's own student id is the one graded; never two ids
         identity = Identity(student, identity.display_name, identity.lms, identity.lms_user_id, identity.late,
                             identity.source_name)
+    unscored = status in NOT_GRADABLE and raw.get("score") is None  # the grader failed: no score was given
     return StudentResult(student, display_name, status,
-                         _number(raw.get("score"), "score"), _number(raw.get("max_score"), "max_score"), tuple(checks),
+                         0.0 if unscored else _number(raw.get("score"), "score"), _number(raw.get("max_score"), "max_score"), tuple(checks),
                          _text(raw.get("message")),
                          float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0,
                          _text(sandbox.get("level")), path, identity)

@@ -23,7 +23,7 @@ from .student import TEMPLATES, ui_texts  # noqa: E402
 
 def summarize(results: list[dict], rubric, lang: str = "es") -> dict:
     """Pass rate per rubric check, who made each common mistake, status counts, one row per student."""
-    scores = [r["score"] for r in results]
+    scores = [r["score"] for r in results if r["score"] is not None]  # a grader failure has none: not a 0
     checks = []
     for spec in rubric.checks:
         statuses = [c["status"] for r in results for c in r.get("checks", []) if c["id"] == spec.id and c["status"] != "skipped"]

@@ -336,7 +336,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
     if status == "timeout" and shown["execution"].get("harvested"):  # the budget kept time to harvest what ran
         run_message = text(lang, "run.timeout_partial", not_run=and_join(not_run, lang) if not_run else "—")
     return _env().get_template("report.html.j2").render(
-        ui=ui, lang=lang, r=shown, score=result.score, max_score=result.max_score,
+        ui=ui, lang=lang, r=shown, score=result.shown_score, max_score=result.max_score,
         status_name=ui["grade_status"].get(status, status), groups=groups, fix_first=fix_first,
         grader_failed=status == "grader_error",  # the grader failed, not the student: nothing for them to fix
         first=first, show_noise=show_noise, has_notebook=has_notebook, points_text=lambda n: points_text(n, lang),

@@ -29,12 +29,18 @@ def _first_line(value, lang: str, width: int) -> str:
     return lines[0][:width] if lines else ""
 
 
+def score_text(score: float | None, max_score: float, sep: str = " / ") -> str:
+    """"12 / 33", or "— / 33" where the grader failed and gave no score."""
+    return f"{'—' if score is None else format(score, 'g')}{sep}{max_score:g}"
+
+
 def terminal_summary(result, rubric, lang: str = "es") -> str:
     """A few lines per check, in `lang` (the terminal's, which may differ from the report's)."""
     lang = language(lang)
     ui = ui_texts(rubric, lang)
     status = str(result.status)
-    lines = [f"{result.display_name}: {result.score:g} / {result.max_score:g}  ({ui['grade_status'].get(status, status)})"]
+    lines = [f"{result.display_name}: {score_text(result.shown_score, result.max_score)}  "
+             f"({ui['grade_status'].get(status, status)})"]
     if result.message:
         lines.append(f"  {_first_line(result.message, lang, 200)}")
     if result.sandbox.get("level") == "none" and result.sandbox.get("note"):
@@ -48,4 +54,4 @@ def terminal_summary(result, rubric, lang: str = "es") -> str:
     return terminal_safe("\n".join(lines))
 
 
-__all__ = ["terminal_summary", "terminal_safe"]
+__all__ = ["terminal_summary", "terminal_safe", "score_text"]
