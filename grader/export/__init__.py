@@ -196,7 +196,8 @@ def export(request: ExportRequest, rubric=None) -> ExportSummary:
             for entry in locked:
                 problems.append(msg("export.problem_moodle_locked", student=entry.row.label))
             open_grades = {k: (None if any(e.row.key == k for e in locked) else v) for k, v in grades.items()}
-            content, written, unknown = worksheet_csv(matching, open_grades, feedback, points_possible)
+            labels = roster.header if roster.source == "moodle_worksheet" else ()
+            content, written, unknown = worksheet_csv(matching, open_grades, feedback, points_possible, labels)
             for entry in unknown:
                 problems.append(msg("export.problem_no_participant", student=entry.row.label))
             path = out / "moodle-worksheet.csv"

@@ -17,7 +17,7 @@
    when a feedback arrives without one, so a row always has both.
 3. `moodle-feedback.zip`, for "Upload multiple feedback files in a zip": each student's
    report.html in a folder named as Moodle's own download names it,
-   `<Full name>_<participant>_assignfeedback_file/` (Moodle reads the participant number from
+   `<Full name>_<participant>_assignfeedback_file_/` (Moodle reads the participant number from
    the second `_`-separated part, so an underscore in a name is replaced by a space).
 
 A student with no grade is in none of them: a blank grade would mean nothing, a feedback alone
@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 
 from .lms_files import safe_cell
-from .roster import WORKSHEET, Entry, Matching
+from .roster import WORKSHEET, Entry, Matching, moodle_label
 from .summary import points
 
 IDENTIFIERS = ("email", "idnumber")
@@ -77,13 +77,21 @@ def full_name(entry: Entry) -> str:
     return entry.row.name or (entry.result.display_name if entry.result is not None else entry.row.student)
 
 
+def worksheet_header(downloaded: tuple[str, ...] = ()) -> list[str]:
+    """The worksheet's column labels: those of the downloaded worksheet where it had the column
+    (Moodle reads an upload by the labels of the teacher's language: a Spanish worksheet goes back
+    in Spanish), English for the rest."""
+    own = {moodle_label(label): label.strip() for label in downloaded}
+    return [own.get(moodle_label(english), english) for english in WORKSHEET]
+
+
 def worksheet_csv(matching: Matching, grades: dict[str, float | None], feedback: dict[str, str],
-                  max_grade: float) -> tuple[str, list[Entry], list[Entry]]:
+                  max_grade: float, labels: tuple[str, ...] = ()) -> tuple[str, list[Entry], list[Entry]]:
     """The worksheet text, the entries written, and those left out for want of a participant
-    number (graded, but Moodle could not place them)."""
+    number (graded, but Moodle could not place them). `labels`: the downloaded worksheet's header."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(WORKSHEET)
+    writer.writerow(worksheet_header(labels))
     written, unknown = [], []
     for entry in matching.entries:
         row = entry.row
@@ -113,9 +121,11 @@ def _as_downloaded(value: str) -> str:
 
 
 def feedback_folder(name: str, number: str) -> str:
-    """`<Full name>_<participant>_assignfeedback_file`, as Moodle's download names it."""
+    """`<Full name>_<participant>_assignfeedback_file_`, as Moodle's download names its folders. The
+    trailing `_` is what Moodle before 4.1 needs (it splits path and file name on `_` into five
+    parts); 4.1 and later read both forms."""
     clean = re.sub(r"[\x00-\x1f_/\\:*?\"<>|]+", " ", name).strip(" .") or "Participant"
-    return f"{' '.join(clean.split())}_{number}_{FEEDBACK_PLUGIN}"
+    return f"{' '.join(clean.split())}_{number}_{FEEDBACK_PLUGIN}_"
 
 
 def feedback_zip(path: Path, entries: list[Entry]) -> tuple[int, list[Entry]]:

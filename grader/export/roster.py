@@ -50,9 +50,31 @@ SOURCES = ("plain", "canvas_gradebook", "moodle_worksheet", "moodle_grades")
 MAX_ROSTER_BYTES = 10 * 1024 * 1024
 CANVAS_META_ROWS = ("points possible", "manual posting", "automatic posting")
 CANVAS_TEST_STUDENT = order_free("Student, Test")
-PLAUSIBLE = 70.0  # rapidfuzz token_sort_ratio on folded names: above it, "may be the same person"
 WORKSHEET = ("Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade", "Grade can be changed",
              "Last modified (submission)", "Last modified (grade)", "Feedback comments")
+MOODLE_LABELS = {
+    "identifier": ("identificador",),
+    "full name": ("nombre completo",),
+    "email address": ("dirección de correo", "dirección de correo electrónico", "dirección email", "correo electrónico",
+                      "email"),
+    "status": ("estado",),
+    "grade": ("calificación", "nota"),
+    "maximum grade": ("calificación máxima", "nota máxima"),
+    "grade can be changed": ("la calificación puede ser cambiada", "la calificación puede cambiarse",
+                             "se puede cambiar la calificación"),
+    "last modified (submission)": ("última modificación (entrega)", "última modificación (envío)"),
+    "last modified (grade)": ("última modificación (calificación)", "última modificación (nota)"),
+    "feedback comments": ("comentarios de retroalimentación", "comentarios de la retroalimentación"),
+    "first name": ("nombre",),
+    "last name": ("apellido(s)", "apellidos"),
+    "id number": ("número de id", "número de identificación", "número id"),
+    "department": ("departamento",),
+}
+"""Moodle's own column labels in Spanish (its language packs: es, es_mx and their versions), each
+read as the English one. Moodle writes a worksheet and a grade export in the language of the
+teacher's session and reads an uploaded worksheet by the labels of that same language, so a
+worksheet is written back with the labels it came with."""
+_MOODLE_ALIAS = {label: english for english, labels in MOODLE_LABELS.items() for label in labels}
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,7 @@ class Roster:
     encoding: str = "utf-8"
     separator: str = ","
     canvas_assignments: tuple[CanvasAssignment, ...] = ()
+    header: tuple[str, ...] = ()  # the file's own column labels, as written (a worksheet goes back with them)
 
 
 @dataclass(frozen=True)
@@ -154,10 +177,17 @@ def _norm(cell: str) -> str:
     return " ".join(cell.replace("_", " ").split()).casefold()
 
 
+def moodle_label(cell: str) -> str:
+    """A Moodle column label as the English one ("Identificador" is "identifier"), normalised."""
+    name = _norm(cell)
+    return _MOODLE_ALIAS.get(name, name)
+
+
 def detect(header: tuple[str, ...]) -> str:
     names = {_norm(h) for h in header}
     if {"student", "id"} <= names and names & {"sis user id", "sis login id"}:
         return "canvas_gradebook"
+    names = {moodle_label(h) for h in header}
     if {"identifier", "full name", "grade"} <= names:
         return "moodle_worksheet"
     if {"first name", "last name", "email address"} <= names:
@@ -173,13 +203,14 @@ def load_roster(path: Path) -> Roster:
               "plain": _plain}[source]
     rows, assignments = reader(table)
     _no_duplicates(table.path, rows)
-    return Roster(tuple(rows), table.path, source, table.encoding, table.separator, tuple(assignments))
+    return Roster(tuple(rows), table.path, source, table.encoding, table.separator, tuple(assignments),
+                  tuple(table.header))
 
 
-def _cells(table: Table, record: tuple[str, ...]) -> dict[str, str]:
+def _cells(table: Table, record: tuple[str, ...], label=_norm) -> dict[str, str]:
     values = {}
     for name, cell in zip(table.header, record):
-        values.setdefault(_norm(name), cell.strip())
+        values.setdefault(label(name), cell.strip())
     return values
 
 
@@ -225,7 +256,7 @@ def _worksheet(table: Table):
     rows = []
     for line, record in table.rows:
         _width(table, line, record)
-        cells = _cells(table, record)
+        cells = _cells(table, record, moodle_label)
         found = PARTICIPANT.search(cells.get("identifier", ""))
         if not found:
             raise UsageError(msg("export.roster_bad_participant", path=str(table.path), line=line,
@@ -244,7 +275,7 @@ def _moodle_grades(table: Table):
     rows = []
     for line, record in table.rows:
         _width(table, line, record)
-        cells = _cells(table, record)
+        cells = _cells(table, record, moodle_label)
         name = " ".join(part for part in (cells.get("first name", ""), cells.get("last name", "")) if part)
         rows.append(RosterRow("", name=name, email=cells.get("email address", ""), idnumber=cells.get("id number", ""),
                               section=cells.get("department", ""), line=line, lms="moodle", source="moodle_grades"))
@@ -381,7 +412,9 @@ def match(roster: Roster, results, broken=()) -> Matching:
     for i in loose_rows:
         near = _nearest(_row_query(rows[i]), {j: _sub_query(subs[j].identity) for j in loose_subs})
         cands = tuple(sub_label[j] for j, _ in near)
-        if any(score >= PLAUSIBLE for _, score in near) or i in several_rows:
+        if loose_subs or i in several_rows:
+            # an unmatched submission may be anyone's whose row is unmatched, whatever its name's distance
+            # (a nickname, a married name, a student id as a file name): no such row is ever a 0 for "nothing sent"
             plausible.add(rows[i].key)
         doubts.append(Doubt("row_several" if i in several_rows else "row_none", rows[i].label, rows[i].line, cands))
     for j in loose_subs:

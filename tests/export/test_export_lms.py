@@ -197,6 +197,21 @@ def test_an_unmatched_submission_stops_the_export_and_blocks_the_zero_of_its_lik
     assert "jp (José Pedro Pérez): in the roster with no matched submission, but an unmatched submission may be theirs" in listed
 
 
+def test_an_unmatched_submission_under_a_name_nothing_like_the_row_still_blocks_the_zero(folder, tmp_path):
+    """Jose_Perez's row says "Pepe Gómez Ruiz" (a nickname and the other surnames): no name rule can pair
+    them, the names are far apart, and he still sent work. No row left unmatched may get a 0 while any
+    submission is unmatched."""
+    roster = plain_roster(tmp_path / "r.csv", [["alice", "Alice", "a1"], ["bob", "Bob", "b3"],
+                                              ["pg", "Pepe Gómez Ruiz", "p9"]])
+    command = ["export", str(folder), "--to", "canvas", "--roster", str(roster), "--out", str(tmp_path / "o"),
+               "--lang", "en", "--missing-zero", "--allow-unmatched"]
+    assert cli.main(command) == 0
+    body = {r[3]: r[5] for r in read_csv(tmp_path / "o" / "canvas.csv")[2:]}
+    assert body == {"a1": "33", "b3": "14"}  # pg gets no 0: the unmatched Jose_Perez may be his
+    assert "pg (Pepe Gómez Ruiz): in the roster with no matched submission, but an unmatched submission may be theirs" \
+        in (tmp_path / "o" / "canvas-problems.txt").read_text(encoding="utf-8")
+
+
 def test_two_rows_for_one_submission_are_a_doubt_never_a_guess(folder, tmp_path, reference_rubric):
     roster = plain_roster(tmp_path / "r.csv", [["a", "Alice", "a1"], ["a2", "ALICE", "a2"], ["bob", "Bob", "b3"],
                                               ["Jose_Perez", "J", "j2"]])
@@ -266,14 +281,39 @@ def test_moodle_worksheet_by_participant_with_the_feedback_zip_in_moodle_s_namin
     assert body["Participant 17"][9].startswith("Score 20/33 (graded)")
     with zipfile.ZipFile(tmp_path / "o" / "moodle-feedback.zip") as archive:
         names = sorted(archive.namelist())
-        assert archive.read("José Pérez_17_assignfeedback_file/report.html") == "<html>informe de José</html>".encode()
-    assert names == ["Ana María O'Neil_18_assignfeedback_file/report.html",  # "_" would hide the participant
-                     "José Pérez_17_assignfeedback_file/report.html"]
+        assert archive.read("José Pérez_17_assignfeedback_file_/report.html") == "<html>informe de José</html>".encode()
+    assert names == ["Ana María O'Neil_18_assignfeedback_file_/report.html",  # "_" would hide the participant
+                     "José Pérez_17_assignfeedback_file_/report.html"]
     assert any(p.key == "export.problem_moodle_locked" for p in summary.problems)
     # Moodle's rule for the zip: the participant is the second "_" part, followed by plugin type and name
     for name in names:
         parts = name.split("/")[0].split("_", 4)
         assert parts[1].isdigit() and parts[2:4] == ["assignfeedback", "file"]
+        # before Moodle 4.1: the whole path and file name split on "_" into five parts, the last the file name
+        old = ("/" + name).split("_", 4)
+        assert len(old) == 5 and old[1].isdigit() and old[2:4] == ["assignfeedback", "file"] and old[4] == "/report.html"
+
+
+WORKSHEET_ES = ["Identificador", "Nombre completo", "Dirección de correo", "Estado", "Calificación", "Calificación máxima",
+                "La calificación puede ser cambiada", "Última modificación (entrega)", "Última modificación (calificación)",
+                "Comentarios de retroalimentación"]
+
+
+def test_a_spanish_moodle_worksheet_saved_by_excel_goes_back_in_spanish(tmp_path, reference_rubric):
+    """A Moodle in Spanish writes its worksheet with Spanish labels and reads an upload by them; Excel in a
+    Spanish locale saves it as cp1252 with ";"."""
+    out = tmp_path / "grades"
+    write_result(out, "jose", "José Pérez", score=20.0, report="<html>José</html>")
+    modified = "jueves, 3 de diciembre de 2026, 09:15"
+    sheet = write_table(tmp_path / "Calificaciones-Tarea 108.csv", [WORKSHEET_ES,
+        ["Participante 17", "José Pérez", "jose@uni.edu", "Enviado para calificar", "", "33,00", "Sí", modified, "-", ""]],
+        encoding="cp1252", delimiter=";")
+    roster = load_roster(sheet)
+    assert roster.source == "moodle_worksheet" and roster.rows[0].lms_user_id == "17"
+    export(ExportRequest(out, "moodle", sheet, out=tmp_path / "o", lang="es"), reference_rubric)
+    rows = read_csv(tmp_path / "o" / "moodle-worksheet.csv")
+    assert rows[0] == WORKSHEET_ES
+    assert rows[1][0] == "Participante 17" and rows[1][4] == "20" and rows[1][7:9] == [modified, "-"]
 
 
 def test_moodle_grade_export_roster_pairs_with_the_grade_import_csv(tmp_path, reference_rubric):
