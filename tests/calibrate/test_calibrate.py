@@ -1,4 +1,4 @@
-"""`grade calibrate` and the batched path (issue 15, parts 3 and 4), on real TensorFlow and real data.
+"""`grade calibrate` and the batched training backend, on real TensorFlow and real data.
 
 The slow tests train on the session's Fashion-MNIST subset (5,000 images validate, 1,000 train)
 for one epoch: what they check (shapes, determinism, initial variances, the store) does not need

@@ -1,5 +1,5 @@
 """Every statistical verdict, measured: no false alarm over 250 correctly initialized draws and
-≥ 99 % rejection of the wrong initializer, at the shapes the class uses (issue 3).
+≥ 99 % rejection of the wrong initializer, at the shapes the class uses.
 
 250 draws, not the 1,000 of bench/false_alarms.py (docs/measurements.md's table): the suite was over its
 budget and this test cost 393 s. At alpha = 1e-4 the measured false alarms were 0/1000 in every

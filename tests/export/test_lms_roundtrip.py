@@ -1,5 +1,5 @@
-"""Issue 24, "Done when": from an LMS download to an LMS upload, a class round-trips with the
-LMS's own files, and every student gets their own grade.
+"""From an LMS download to an LMS upload: a class round-trips with the LMS's own files, and every
+student gets their own grade.
 
 Each test builds the LMS's download zip and the roster file the same LMS gives, grades the zip
 for real (grade_folder, the sandbox, one epoch, no retraining), exports into that LMS's import
