@@ -29,6 +29,7 @@ MARKS = {
     "batch/test_batch.py::test_full_output_disk_gives_a_clear_error": ("sandbox",),
     "cluster/test_cluster.py::test_a_worker_without_slots_is_refused_by_name": ("cluster",),
     "cluster/test_cluster.py::test_local_cluster_grades_and_a_new_cluster_trains_nothing": ("sandbox", "cluster"),
+    "cluster/test_cluster.py::test_a_worker_environment_fault_stops_the_cluster_batch_like_a_local_one": ("sandbox", "cluster"),
     "cluster/test_cluster.py::test_real_scheduler_and_workers_survive_a_killed_worker_and_a_killed_client":
         ("sandbox", "cluster"),
     "retrain/test_retrain.py::test_parallel_workers_and_the_memo_give_bitwise_the_results_of_one_worker": ("slow",),

@@ -31,11 +31,12 @@ from .. import data as data_module
 from ..batch import finish_batch, plan_batch, write_error
 from ..batch.progress import Progress
 from ..batch.worker import job
-from ..errors import ClusterError
+from ..errors import ClusterError, NotReady
 from ..kinds import GradeStatus, RetrainMode
 from ..memo import MemoStore
 from ..messages import msg
 from ..pipeline import Options, fingerprint, memo_settings
+from ..readiness import BATCH_STOPPING
 from ..report import write_text_atomic
 from ..report.terminal import score_text
 from ..retrain.cache import Cache
@@ -112,16 +113,17 @@ def _references(client, rubric: Rubric, options: Options, dataset, cache: Cache)
 
 
 def _settle(future, entry, took: float | None, rubric: Rubric, options: Options, cache: Cache,
-            store: MemoStore | None, progress: Progress) -> int:
+            store: MemoStore | None, progress: Progress) -> tuple[int, tuple[str, str] | None]:
     """One finished grading task: its files written, or that student's grader_error; the
-    number of training runs the submission asked for (0 when it was not graded)."""
+    number of training runs the submission asked for (0 when it was not graded), and, when its
+    worker's environment failed (a fault every other submission there would hit too), who and why."""
     try:
         payload = future.result()
     except Exception as exc:  # KilledWorker (its worker died on every try), or the task failed
         error = f"{type(exc).__name__}: {exc}"[:500]
         write_error(entry, GradeStatus.GRADER_ERROR, msg("cluster.task_failed", error=error), rubric, options)
         progress.finish(entry.student, msg("batch.grader_error", student=entry.student, error=error[:200]), took)
-        return 0
+        return 0, None
     outcome = payload.get("outcome") or {}
     try:
         if "done" in outcome:
@@ -129,13 +131,16 @@ def _settle(future, entry, took: float | None, rubric: Rubric, options: Options,
             done = outcome["done"]
             progress.finish(entry.student, f"{entry.student}: {score_text(done['score'], done['max_score'], '/')} "
                             f"({done['status']}) · {payload.get('host', '')}", took)
-            return asked
+            halt = None
+            if done.get("fault") in BATCH_STOPPING:
+                halt = (entry.student, f"{done.get('reason') or ''} ({payload.get('host', '')})")
+            return asked, halt
     except ValueError as exc:  # a worker's answer of the wrong shape: this student's error
         outcome = {"error": f"{exc}"}
     error = str(outcome.get("error") or outcome.get("fatal") or msg("batch.worker_died", code=payload.get("code")))
     write_error(entry, GradeStatus.GRADER_ERROR, error, rubric, options)
     progress.finish(entry.student, msg("batch.grader_error", student=entry.student, error=error[:200]), took)
-    return 0
+    return 0, None
 
 
 def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec: ClusterSpec, force: bool = False,
@@ -198,12 +203,24 @@ def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec
                                    entry.path.name, content, rubric_text, bundle, *references, key=task_key,
                                    resources={GRADE: 1}, pure=False)
             futures[future] = entry
+        halted: tuple[str, str] | None = None  # (student, reason): a worker's environment failed
         try:
             for future in as_completed(futures, loop=client.loop):
+                if future not in futures:  # cancelled below, after a fault that stops the batch
+                    continue
                 entry = futures.pop(future)
                 began = started.get(entry.student)
                 took = time.monotonic() - began if began is not None else None
-                asked += _settle(future, entry, took, rubric, options, cache, store, progress)
+                settled, halt = _settle(future, entry, took, rubric, options, cache, store, progress)
+                asked += settled
+                if halt is not None and halted is None:
+                    # as a local batch does: no other task starts, the running ones are cancelled without a result
+                    # (graded again next run), the results written stay
+                    halted = halt
+                    for other in list(futures):
+                        other.cancel()
+                    futures.clear()
+                    break
             for future in references:  # into the client's store, which outlives the cluster
                 if future.status == "finished":
                     key, value = accept_run(future.result(), store)
@@ -218,6 +235,8 @@ def grade_folder_on_cluster(folder: Path, rubric: Rubric, options: Options, spec
                 if str(name).startswith(RUN_PREFIX):
                     client.unpublish_dataset(name)
     summary = finish_batch(plan, rubric, options)
+    if halted is not None:
+        raise NotReady(msg("batch.stopped_environment", student=halted[0], reason=halted[1]))
     summary["cluster"] = {"workers": len(workers), "trainings_computed": len(trained),
                           "trainings_asked": asked + len(references), "references_trained": len(references),
                           "references_s": round(references_s, 1)}

@@ -299,3 +299,38 @@ def test_real_scheduler_and_workers_survive_a_killed_worker_and_a_killed_client(
         assert_same(local_out, out2)
     finally:
         cluster.stop()
+
+
+def test_a_worker_environment_fault_stops_the_cluster_batch_like_a_local_one(subset, reference_rubric, tmp_path):
+    """Keras made unreadable after the readiness check (as a worker machine whose install broke): the first
+    submission whose kernel hits it is grader_error, unscored; the batch stops there instead of turning the
+    rest of the class into errors, and says who and why."""
+    import stat as stat_module
+
+    from grader.errors import NotReady
+    from grader.kinds import RetrainMode
+    from grader.pipeline import Options
+
+    from ..test_readiness import BROKEN
+
+    needs_root_sandbox()
+    klass = tmp_path / "clase"
+    klass.mkdir()
+    for name in ("a_primera", "b_segunda", "c_tercera", "d_cuarta"):
+        notebook(klass / f"{name}.ipynb", "import keras", QUICK)
+    options = Options(out=tmp_path / "out", data_dir=str(subset.folder), quiet=True, memo=False, retrain=RetrainMode.OFF)
+    modes = {path: stat_module.S_IMODE(path.stat().st_mode) for path in BROKEN}
+    try:
+        for path in BROKEN:
+            path.chmod(0o600)
+        with pytest.raises(NotReady) as stopped:
+            cluster_batch.grade_folder_on_cluster(klass, reference_rubric, options, ClusterSpec(local_workers=1))
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    assert "keras" in stopped.value.render("en")
+    results = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*/result.json")}
+    faults = [r for r in results.values() if r["status"] == "grader_error"]
+    assert faults and all(r["score"] is None and r["grader_fault"]["kind"] == "environment" for r in faults)
+    assert all(r["status"] == "grader_error" for r in results.values())  # nobody graded as 0 by a broken worker
+    assert len(results) < 4  # the batch stopped: the rest wait for the next run

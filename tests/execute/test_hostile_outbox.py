@@ -237,3 +237,37 @@ def test_a_module_s_deep_manifest_is_read_within_the_bounds(tmp_path):
     (tmp_path / "manifest.json").write_text('{"module": ' + DEEP + "}")
     assert module_cells(tmp_path, "tarea.py")[0].status == "ok"
     assert harvest_seconds(tmp_path) is None and module_stopped_on_time(tmp_path) is False
+
+
+FILL_CONNECTION_FOLDER = (
+    "import errno, os, ipykernel.connect\n"
+    "folder = os.path.dirname(ipykernel.connect.get_connection_file())\n"
+    "written, refused = 0, None\n"
+    "try:\n"
+    "    with open(os.path.join(folder, 'fill'), 'wb') as handle:\n"
+    "        for _ in range(256):\n"
+    "            handle.write(b'x' * 1_000_000)\n"
+    "            handle.flush()\n"
+    "            written += 1_000_000\n"
+    "except OSError as exc:\n"
+    "    refused = errno.errorcode.get(exc.errno)\n"
+    "print('WRITTEN', written, refused)")
+
+
+def test_the_kernel_s_connection_folder_stops_at_its_small_tmpfs(tmp_path):
+    """The connection folder (the kernel's sockets, connection file and log) is bound read-write into the
+    sandbox: what a student writes there stops at its own 16 MB tmpfs, never at the host's disk."""
+    needs_root_sandbox()
+    from grader import execute, submission
+    from grader.sandbox import CONN_MB, Sandbox
+
+    from .test_execute import CONTRACT, FAST
+
+    sub = submission.load(notebook(tmp_path / "fill.ipynb", FILL_CONNECTION_FOLDER, GOOD))
+    with Sandbox(FAST) as sandbox:
+        assert sandbox.conn_capped  # its own tmpfs: a failed mount would put it on the host's temp folder
+        execution = execute.run(sub, sandbox, CONTRACT, tmp_path / "artifacts")
+    printed = "".join(o.get("text", "") for o in execution.notebook["cells"][0]["outputs"])
+    written = int(printed.split("WRITTEN ")[1].split()[0])
+    assert "ENOSPC" in printed and written <= CONN_MB * 1024 * 1024, printed
+    assert execution.status == "completed" and execution.artifacts is not None  # and the grading went on
