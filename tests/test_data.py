@@ -5,7 +5,9 @@ import pytest
 
 from grader import data
 from grader.errors import DataError
-from grader.messages import msg, render
+from grader.messages import Joined, msg, render
+
+from .helpers import said
 
 
 def test_real_data_verified(real_data):
@@ -30,16 +32,16 @@ def test_corrupt_file_gives_clear_error(subset, tmp_path):
     assert info.value.message.params["files"].endswith("t10k-labels-idx1-ubyte.gz")
     for lang in ("es", "en"):
         assert render(info.value.message, lang) == render(msg("data.bad_checksum", **info.value.message.params), lang)
-    assert "dataset-fashion-mnist" in render(info.value.hint, "es")
+    assert render(info.value.hint, "es") == render(msg("data.how_to_get"), "es")  # apt-get install dataset-fashion-mnist
 
 
 def test_missing_folder_says_how_to_get_it(tmp_path):
     with pytest.raises(DataError) as info:
         data.locate(tmp_path / "nothing")
-    assert "apt-get install dataset-fashion-mnist" in render(info.value.hint, "en")
-    assert info.value.render("es").startswith(f"--data-dir {tmp_path / 'nothing'}: la carpeta no existe\n  → Instale")
+    assert render(info.value.hint, "en") == render(msg("data.how_to_get"), "en")
+    for lang in ("es", "en"):  # the folder that is missing, then how to get the data
+        assert info.value.render(lang) == said("data.data_dir_absent", lang, "data.how_to_get", folder=str(tmp_path / "nothing"))
     english = info.value.render("en")
-    assert english.startswith(f"--data-dir {tmp_path / 'nothing'}: the folder does not exist\n  → Install")
     assert not any(word in english for word in ("Instale", "carpeta", "archivos"))
 
 
@@ -51,8 +53,11 @@ def test_nothing_found_lists_every_place_looked(tmp_path, monkeypatch):
     with pytest.raises(DataError) as info:
         data.locate()
     english = render(info.value.message, "en")
-    assert english.startswith("Fashion-MNIST not found:\n  $GRADER_DATA: ")
-    assert "does not exist" in english and f"dataset-fashion-mnist: {tmp_path / 'debian'}: missing train-images" in english
+    looked = [msg("data.candidate_absent", label="$GRADER_DATA", folder=str(tmp_path / "absent")),
+              msg("data.candidate_absent", label="keras cache", folder=str(tmp_path / "home" / ".keras" / "datasets" / "fashion-mnist")),
+              Joined(["dataset-fashion-mnist", msg("data.missing_files", folder=str(tmp_path / "debian"), files=", ".join(data.FILES))],
+                     ": ")]
+    assert english == render(msg("data.not_found", problems=Joined(looked, "\n  ")), "en")
     assert info.value.message.key == "data.not_found"
     assert render(info.value.message, "es").startswith(render(msg("data.not_found", problems=""), "es") + "$GRADER_DATA: ")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader import leftovers
+from grader.messages import msg, render
 
 from .conftest import ROOT
 from .helpers import notebook
@@ -99,7 +100,7 @@ def test_an_interrupted_check_leaves_no_process(signum, code, subset, tmp_path):
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
     assert process.returncode == code, err[-2000:]
-    assert "interrumpido" in err
+    assert render(msg("cli.interrupted"), "es") in err
     assert_nothing_left(mark, process.pid)
 
 

@@ -13,6 +13,7 @@ from grader.pipeline import GradeResult, Options, finish, fingerprint, grade
 from grader.sandbox import SandboxReport
 from grader.submission import Submission
 
+from .helpers import said
 from .spanish import untranslated
 
 
@@ -40,7 +41,8 @@ def test_invalid_submission_is_written_without_running(subset, reference_rubric,
     result = grade(bad, reference_rubric, Options(out=tmp_path / "out", lang="en", data_dir=str(subset.folder), quiet=True))
     assert result.status == GradeStatus.INVALID_SUBMISSION and result.score == 0
     saved = json.loads((tmp_path / "out" / "dave" / "result.json").read_text())
-    assert saved["status"] == "invalid_submission" and "notebook" in saved["message"]
+    assert saved["status"] == "invalid_submission"
+    assert saved["message"] == said("submission.not_notebook", "en", "submission.not_notebook_hint")  # why, and what to hand in
     assert untranslated(saved["message"]) == []
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from grader import preflight
-from grader.messages import render
+from grader.messages import msg, render
 from grader.preflight import Stack
 
 
@@ -18,22 +18,31 @@ def test_this_machine_can_self_check():
     assert preflight.problem(stack) is None
 
 
-@pytest.mark.parametrize("stack, spanish, command", [
-    (Stack((3, 11), None, None), "Este Python no tiene TensorFlow", 'pip install "tensorflow>=2.16"'),
-    (Stack((3, 11), ("tensorflow", "2.15.1"), "2.15.0"), "Tiene tensorflow 2.15.1, que trae Keras 2",
+def python(found: str, command: str):
+    """The sentence for a Python that TensorFlow does not publish for (the supported range is preflight.PYTHONS)."""
+    (low_major, low_minor), (high_major, high_minor) = preflight.PYTHONS
+    return msg("preflight.python", found=found, low=f"{low_major}.{low_minor}", high=f"{high_major}.{high_minor}", command=command)
+
+
+@pytest.mark.parametrize("stack, sentence, command", [
+    (Stack((3, 11), None, None), lambda c: msg("preflight.no_tensorflow", command=c), 'pip install "tensorflow>=2.16"'),
+    (Stack((3, 11), ("tensorflow", "2.15.1"), "2.15.0"),
+     lambda c: msg("preflight.old_tensorflow", name="tensorflow", version="2.15.1", command=c),
      'pip install --upgrade "tensorflow>=2.16"'),
-    (Stack((3, 10), ("tensorflow-macos", "2.13.0"), "2.13.1"), "Tiene tensorflow-macos 2.13.0",
+    (Stack((3, 10), ("tensorflow-macos", "2.13.0"), "2.13.1"),
+     lambda c: msg("preflight.old_tensorflow", name="tensorflow-macos", version="2.13.0", command=c),
      'pip install --upgrade "tensorflow-macos>=2.16"'),
-    (Stack((3, 12), ("tensorflow", "2.17.0"), "2.15.0"), "Tiene keras 2.15.0; el curso usa Keras 3",
+    (Stack((3, 12), ("tensorflow", "2.17.0"), "2.15.0"), lambda c: msg("preflight.keras2", version="2.15.0", command=c),
      'pip install --upgrade "keras>=3"'),
-    (Stack((3, 14), ("tensorflow", "2.21.0"), "3.12.0"), "Este Python es 3.14", "python3.13 -m venv .venv"),
-    (Stack((3, 9), None, None), "Este Python es 3.9", "python3.13 -m venv .venv"),
+    (Stack((3, 14), ("tensorflow", "2.21.0"), "3.12.0"), lambda c: python("3.14", c), "python3.13 -m venv .venv"),
+    (Stack((3, 9), None, None), lambda c: python("3.9", c), "python3.13 -m venv .venv"),
 ])
-def test_each_missing_piece_is_one_sentence_with_its_command(stack, spanish, command):
+def test_each_missing_piece_is_one_sentence_with_its_command(stack, sentence, command):
     problem = preflight.problem(stack)
     assert problem is not None
     es, en = render(problem, "es"), render(problem, "en")
-    assert spanish in es and command in es and command in en
+    assert es == render(sentence(command), "es") and en == render(sentence(command), "en")
+    assert command in es and command in en
     assert "Tiene" not in en and "Este" not in en
 
 

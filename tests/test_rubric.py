@@ -11,7 +11,9 @@ import pytest
 from grader import rubric
 from grader.checks import registered_ids
 from grader.errors import RubricError
-from grader.messages import render
+from grader.messages import msg, render
+
+from .helpers import said
 
 
 @pytest.fixture()
@@ -19,6 +21,12 @@ def reference_copy(tmp_path):
     folder = tmp_path / "ref"
     shutil.copytree(rubric.reference_dir(), folder)
     return folder
+
+
+def field_error(folder, field: str, problem) -> RubricError:
+    """The error a teacher gets for one wrong field of `folder`'s rubric.json: the field, what is wrong, where to fix it."""
+    path = str(folder / "rubric.json")
+    return RubricError(msg("rubric.field", file=path, field=field, problem=problem), hint=msg("rubric.field_hint", file=path))
 
 
 def load_edited(folder, edit=None, contract_edit=None):
@@ -64,32 +72,36 @@ def test_mistakes_quote_the_rubric(reference_rubric, reference_copy):
     assert edited.mistake("no_such_code", "symptom", "es") == "no_such_code"
 
 
-@pytest.mark.parametrize("edit, field, lang_word", [
-    (lambda r: r["homework"].pop("units"), "homework.units", "falta"),
-    (lambda r: r["homework"].update(units="300"), "homework.units", "lista"),
-    (lambda r: r["protocol"].update(epochs=2.5), "protocol.epochs", "entero"),
-    (lambda r: r["tolerances"].update(alpha="0.01"), "tolerances.alpha", "número"),
-    (lambda r: r["protocol"].update(epoch=3), "protocol.epoch", "desconocido"),
-    (lambda r: r.update(homwork={}), "homwork", "desconocido"),
-    (lambda r: r["limits"].update(memory_gb=4), "limits.memory_gb", "desconocido"),
-    (lambda r: r["exercises"]["ex2"]["runs"]["he_normal"].pop("name"), "exercises.ex2.runs.he_normal.name", "falta"),
-    (lambda r: r["checks"][0].update(points="dos"), "checks[0].points", "número"),
+@pytest.mark.parametrize("edit, field, problem", [
+    (lambda r: r["homework"].pop("units"), "homework.units", msg("rubric.missing_field")),
+    (lambda r: r["homework"].update(units="300"), "homework.units", msg("rubric.want_list", found="'300'")),
+    (lambda r: r["protocol"].update(epochs=2.5), "protocol.epochs", msg("rubric.want_integer", found="2.5")),
+    (lambda r: r["tolerances"].update(alpha="0.01"), "tolerances.alpha", msg("rubric.want_number", found="'0.01'")),
+    (lambda r: r["protocol"].update(epoch=3), "protocol.epoch", msg("rubric.unknown_field")),
+    (lambda r: r.update(homwork={}), "homwork", msg("rubric.unknown_field")),
+    (lambda r: r["limits"].update(memory_gb=4), "limits.memory_gb", msg("rubric.unknown_field")),
+    (lambda r: r["exercises"]["ex2"]["runs"]["he_normal"].pop("name"), "exercises.ex2.runs.he_normal.name", msg("rubric.missing_field")),
+    (lambda r: r["checks"][0].update(points="dos"), "checks[0].points", msg("rubric.want_number", found="'dos'")),
 ])
-def test_a_broken_field_is_named(reference_copy, edit, field, lang_word):
+def test_a_broken_field_is_named(reference_copy, edit, field, problem):
     with pytest.raises(RubricError) as caught:
         load_edited(reference_copy, edit)
     spanish, english = caught.value.render("es"), caught.value.render("en")
-    assert f"campo {field}:" in spanish and lang_word in spanish
-    assert f"field {field}:" in english and "campo" not in english
+    assert spanish == field_error(reference_copy, field, problem).render("es")
+    assert english == field_error(reference_copy, field, problem).render("en") and "campo" not in english
 
 
 def test_check_ids_must_match_the_registry_both_ways(reference_copy):
-    with pytest.raises(RubricError, match="ex9_nothing"):
-        load_edited(reference_copy, lambda r: r["checks"].append({"id": "ex9_nothing", "exercise": "ex9", "points": 1}))
-    with pytest.raises(RubricError, match="faltan: ex1_limit"):
-        load_edited(reference_copy, lambda r: r.update(checks=[c for c in r["checks"] if c["id"] != "ex1_limit"]))
-    with pytest.raises(RubricError, match="repetidas: hw_histories"):
-        load_edited(reference_copy, lambda r: r["checks"].append({"id": "hw_histories", "exercise": "hw", "points": 1}))
+    edits = [(lambda r: r["checks"].append({"id": "ex9_nothing", "exercise": "ex9", "points": 1}), {"unknown": "ex9_nothing"}),
+             (lambda r: r.update(checks=[c for c in r["checks"] if c["id"] != "ex1_limit"]), {"absent": "ex1_limit"}),
+             (lambda r: r["checks"].append({"id": "hw_histories", "exercise": "hw", "points": 1}), {"duplicate": "hw_histories"})]
+    found = {"duplicate": "—", "unknown": "—", "absent": "—"}
+    for edit, wrong in edits:  # each edit stays in the copy: the ids wrong so far are all named
+        with pytest.raises(RubricError) as caught:
+            load_edited(reference_copy, edit)
+        found.update(wrong)
+        problem = msg("rubric.check_ids", **found)
+        assert caught.value.render("es") == field_error(reference_copy, "checks", problem).render("es"), wrong
 
 
 def test_contract_and_rubric_must_agree(reference_copy):
@@ -103,8 +115,11 @@ def test_unreadable_rubric_is_a_clear_error(tmp_path, reference_copy):
     (reference_copy / "rubric.json").write_text("{not json")
     with pytest.raises(RubricError) as caught:
         rubric.load(reference_copy / "rubric.json", reference_copy / "contract.json", reference_copy / "mistakes.json")
-    assert "rubric.json" in str(caught.value) and "no se puede leer" in str(caught.value)
-    assert "cannot be read" in render(caught.value.message, "en")
+    with pytest.raises(json.JSONDecodeError) as decoding:
+        json.loads("{not json")
+    unreadable = {"file": str(reference_copy / "rubric.json"), "why": str(decoding.value)}  # the file, and json's own words
+    assert str(caught.value) == said("rubric.unreadable", "es", "rubric.unreadable_hint", **unreadable)
+    assert render(caught.value.message, "en") == render(msg("rubric.unreadable", **unreadable), "en")
 
 
 def test_edited_protocol_and_units_load(reference_copy):
@@ -123,6 +138,8 @@ def test_the_harvest_reserve_has_a_floor_and_a_ceiling(reference_copy, reference
     for value in (HARVEST_RESERVE_FLOOR_S - 1, 4200):
         with pytest.raises(RubricError, match="harvest_reserve_s") as caught:
             load_edited(reference_copy, lambda r: r["limits"].update(harvest_reserve_s=value))
-        assert f"{HARVEST_RESERVE_FLOOR_S} s" in caught.value.render("es") and "1400 s" in caught.value.render("en")
+        problem = msg("rubric.harvest_reserve", value=value, floor=HARVEST_RESERVE_FLOOR_S, most=1400)  # a third of 4200 s
+        for lang in ("es", "en"):
+            assert caught.value.render(lang) == field_error(reference_copy, "limits.harvest_reserve_s", problem).render(lang)
     assert Limits(total_timeout_s=30, harvest_reserve_s=1).harvest_reserve() == 10  # a tiny test budget: a third
     assert Limits(total_timeout_s=3600, harvest_reserve_s=1).harvest_reserve() == HARVEST_RESERVE_FLOOR_S

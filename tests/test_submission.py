@@ -9,7 +9,7 @@ import pytest
 
 from grader import submission
 from grader.errors import SubmissionError, UsageError
-from grader.messages import msg
+from grader.messages import msg, render
 
 from .helpers import notebook, said
 from .spanish import spanish_words, untranslated
@@ -40,21 +40,21 @@ def test_valid_notebook_and_module(tmp_path):
 
 def test_missing_file_is_a_usage_error(tmp_path):
     es, en = refusal(tmp_path / "nope.ipynb", UsageError)
-    assert es == f"{tmp_path / 'nope.ipynb'}: no existe\n  → Revise la ruta de la entrega."
-    assert en == f"{tmp_path / 'nope.ipynb'}: does not exist\n  → Check the path of the submission."
+    assert (es, en) == tuple(said("submission.no_such_file", lang, "submission.no_such_file_hint", path=tmp_path / "nope.ipynb")
+                             for lang in ("es", "en"))
 
 
 def test_folder_and_wrong_suffix_are_usage_errors(tmp_path):
     (tmp_path / "dir.ipynb").mkdir()
     es, en = refusal(tmp_path / "dir.ipynb", UsageError)
-    assert es == f"{tmp_path / 'dir.ipynb'}: no es un archivo .ipynb o .py"
-    for name, suffix_es, suffix_en in (("work.txt", ".txt", ".txt"), ("Makefile", "sin extensión", "no extension")):
+    assert es == said("submission.not_a_file", "es", path=tmp_path / "dir.ipynb")
+    for name in ("work.txt", "Makefile"):
         (tmp_path / name).write_text("x = 1")
         es, en = refusal(tmp_path / name, UsageError)
         suffix = msg("submission.no_suffix") if name == "Makefile" else ".txt"
         for lang, text in (("es", es), ("en", en)):
             assert text.startswith(said("submission.bad_suffix", lang, "submission.bad_suffix_hint", path=tmp_path / name, suffix=suffix))
-        assert f"({suffix_es})" in es and f"({suffix_en})" in en
+        assert f"({render(suffix, 'es')})" in es and f"({render(suffix, 'en')})" in en
 
 
 def test_empty_and_blank_files(tmp_path):

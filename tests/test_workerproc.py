@@ -11,6 +11,7 @@ import pytest
 
 from grader import leftovers, workerproc
 from grader.errors import WorkerError, WorkerTimeout
+from grader.messages import msg, render
 
 HERE = str(Path(__file__).resolve().parent)
 
@@ -47,7 +48,7 @@ def test_a_worker_that_dies_mid_job_says_why_with_its_stderr():
     assert got == [{"echo": {"do": "echo"}}]  # the answer before it died, then the end of its output
     assert isinstance(error, WorkerError) and error.code == 3
     assert "boom: the toy worker failed on purpose" in error.stderr and error.stderr == error.hint
-    assert "toy_worker" in error.render("en") and "(code 3)" in error.render("en")
+    assert render(msg("worker.died", module="toy_worker", code=3), "en") in error.render("en")
 
 
 def test_the_stderr_tail_is_bounded():
@@ -68,7 +69,7 @@ def test_a_silent_worker_times_out_and_is_ended():
         with pytest.raises(WorkerTimeout):
             worker.wait(timeout=0.5)
     assert worker.process.returncode is not None  # leaving the block ended it
-    assert "1 s" in caught.value.render("en")
+    assert render(msg("worker.timeout", module="toy_worker", seconds=1), "en") in caught.value.render("en")
 
 
 @pytest.mark.parametrize("setsid", [False, True])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from grader.checks import CHECKS
 from grader.checks.collapse import ARGUMENT_IGNORED, HISTORY_REUSED, MODEL_REUSED, homework_collapse
-from grader.messages import render
+from grader.messages import Joined, msg, render
 
 from .checks_support import HE, ctx, homework_runs, model, norms, probes
 
@@ -32,9 +32,11 @@ def test_one_model_object_stored_under_every_key(reference_rubric):
     collapse = homework_collapse(values, reference_rubric.homework.initializers)
     assert collapse.cause == MODEL_REUSED and collapse.identical == ("trained_weights", "histories")
     assert collapse.accuracy == 0.85
-    spanish = render(collapse.message(), "es")
-    assert "coinciden exactamente los pesos entrenados y los historiales (val_accuracy 85.00 % en todos)" in spanish
-    assert "construya un modelo nuevo dentro del bucle" in spanish
+    names = ", ".join(f"'{init}'" for init in reference_rubric.homework.initializers)
+    identical = msg("ui.and", head=msg("collapse.what.trained_weights"), last=msg("collapse.what.histories"))
+    assert render(collapse.message(), "es") == render(msg("collapse.message", names=names, identical=identical,
+                                                          accuracy=msg("collapse.accuracy", accuracy=85.0),
+                                                          cause=msg("collapse.cause.same_model_reused")), "es")
     declared = CHECKS["hw_declared_initializers"](ctx(reference_rubric, values))
     assert MODEL_REUSED in declared.mistakes and "glorot_with_relu" not in declared.mistakes
 
@@ -55,14 +57,17 @@ def test_argument_ignored_turns_the_criterion_and_the_norms_into_nothing_compare
     runs = homework_runs(reference_rubric, {init: 0.8864 for init in hw.initializers}, after=[3.0, 2.5, 2.0, 1.5, 1.0])
     criterion = CHECKS["hw_he_criterion"](ctx(reference_rubric, values, runs))
     assert criterion.status == "warn" and criterion.fraction == 0.0 and "collapse" in criterion.evidence
-    spanish = render(criterion.message, "es")
-    assert spanish.startswith("No compara nada") and "No es ruido entre semillas" in spanish and "IC95" not in spanish
+    names = ", ".join(hw.initializers)
+    zero = Joined([msg("check.hw_he_criterion.diff", init=init, base=hw.baseline, diff=0.0) for init in hw.he_initializers], ", ")
+    assert render(criterion.message, "es") == render(msg("check.hw_he_criterion.collapsed", names=names, grader=zero), "es")
     norms_check = CHECKS["hw_norms_similar"](ctx(reference_rubric, values, runs))
     assert norms_check.status == "warn" and norms_check.fraction == 0.0
-    assert "no son las de un modelo He" in render(norms_check.message, "es")
+    assert render(norms_check.message, "es") == render(msg("check.hw_norms_similar.collapsed", names=names, baseline=hw.baseline), "es")
     reproduces = CHECKS["hw_retrain_reproduces"](ctx(reference_rubric, values, runs))
     assert reproduces.status == "warn" and reproduces.fraction == 1.0  # the numbers do reproduce: the points stay
-    assert "son un mismo modelo entrenado varias veces" in render(reproduces.message, "es")
+    table = Joined([msg("check.hw_retrain_reproduces.row", init=init, student=88.64, grader=88.64) for init in hw.initializers], "; ")
+    tol = reference_rubric.tolerances.val_accuracy_pp
+    assert render(reproduces.message, "es") == render(msg("check.hw_retrain_reproduces.collapsed", tol=tol, table=table, names=names), "es")
     for check_id in ("hw_kernel_norms", "hw_initial_distribution"):
         outcome = CHECKS[check_id](ctx(reference_rubric, values))
         assert "glorot_with_relu" not in outcome.mistakes, check_id
@@ -87,13 +92,14 @@ def test_identical_exercise_curves_compare_nothing(reference_rubric):
     student = {label: dict(same) for label in ex2}
     outcome = CHECKS["ex2_curves"](ctx(reference_rubric, {"ex2_histories": student}, exercise_runs(ex2=ex2)))
     assert outcome.status == "fail" and outcome.evidence["identical"] == [list(ex2)]
-    assert "son idénticas: son una misma corrida" in render(outcome.message, "es")
+    groups = ", ".join(f"'{label}'" for label in ex2)
+    assert render(outcome.message, "es").startswith(render(msg("check.common.identical_curves", groups=groups, then=""), "es"))
     ex4 = {"he_normal_tanh": run(history={"val_accuracy": [0.70, 0.72]}),
            "glorot_uniform_tanh": run(history={"val_accuracy": [0.75, 0.76]})}
     twins = {label: {"val_accuracy": [0.70, 0.72]} for label in ex4}
     tanh = CHECKS["ex4_tanh"](ctx(reference_rubric, {"ex4_histories": twins}, exercise_runs(ex4=ex4)))
-    spanish = render(tanh.message, "es")
-    assert "no comparan Glorot con He" in spanish and "ruido entre semillas (±" not in spanish
+    identical = msg("check.ex4_tanh.identical", groups=", ".join(f"'{label}'" for label in ex4))  # and no reading of the noise
+    assert render(tanh.message, "es") == render(msg("check.ex4_tanh.fail", off="glorot_uniform_tanh", reading=identical), "es")
 
 
 def test_he_initializers_of_the_rubric_are_what_the_tests_assume(reference_rubric):

@@ -11,7 +11,7 @@ import pytest
 from grader.checks import CHECKS
 from grader.checks.diagnosis import diagnose, factor, signed_percent
 from grader.initializers import InitSpec, spec_from_config
-from grader.messages import render
+from grader.messages import Joined, Message, msg, render
 from grader.modeldesc import LayerDesc, ModelDesc
 
 from .checks_support import ctx
@@ -47,45 +47,72 @@ def graded(rubric, wrong_init: str, make):
 
 
 VS = keras.initializers.VarianceScaling
+LABELS = "build_model(kernel_initializer={0!r}), hw_models[{0!r}]"  # the two models a wrong build_model gives
 
-# (case, declared as, Keras initializer the student wrote, code, numbers the Spanish message states)
+
+def differs(found: str, parameter: str, expected: str, want, got) -> Message:
+    """The clause of a VarianceScaling that differs from `expected` in one parameter."""
+    return msg("diagnosis.variance_scaling", found=found,
+               parts=Joined([msg(f"diagnosis.differs.{parameter}", expected=expected, want=want, got=got)], "; "))
+
+
+def effect(expected: str, ratios: str, found_factor: str, trend: str) -> Message:
+    """What the wrong variance does through the homework's 5 ReLU layers (with `expected`, the signal keeps ×1)."""
+    return msg("diagnosis.effect", expected=expected, layers=5, ratios=ratios, found_factor=found_factor, expected_factor="1",
+               trend=msg(f"diagnosis.trend.{trend}"), activation=msg("diagnosis.with_activation", activation="ReLU"))
+
+
+def line(what: Message, effect: Message) -> Message:
+    return msg("diagnosis.line", what=what, effect=effect)
+
+
+def same_variance(expected: str) -> Message:
+    return msg("diagnosis.same_variance", layers=5, expected=expected)
+
+
+# (case, declared as, Keras initializer the student wrote, code, the diagnosis the message states: clause, numbers, effect)
 FORMS = [
     ("He's scale, Glorot's fan", "he_uniform", lambda i: VS(2.0, "fan_avg", "uniform"), "wrong_fan_mode",
-     ["he_uniform usa mode=fan_in, y usted usa mode=fan_avg", "+45 %, +20 %, +33 %, +33 %, +67 %", "multiplica por 5.1",
-      "la señal explota"]),
+     line(differs("variance_scaling(scale=2, mode=fan_avg, distribution=uniform)", "mode", "he_uniform", "fan_in", "fan_avg"),
+          effect("he_uniform", "+45 %, +20 %, +33 %, +33 %, +67 %", "5.1", "explodes"))),
     ("glorot_normal for glorot_uniform", "glorot_uniform", lambda i: keras.initializers.GlorotNormal(), "wrong_distribution",
-     ["glorot_uniform usa distribution=uniform, y usted usa distribution=truncated_normal", "La varianza es la misma",
-      "5 capas"]),
+     line(differs("glorot_normal", "distribution", "glorot_uniform", "uniform", "truncated_normal"), same_variance("glorot_uniform"))),
     ("lecun_normal for he_normal", "he_normal", lambda i: keras.initializers.LecunNormal(), "wrong_scale",
-     ["he_normal usa scale=2, y usted usa scale=1", "−50 %, −50 %, −50 %, −50 %, −50 %", "multiplica por 0.031",
-      "la señal se desvanece"]),
+     line(differs("lecun_normal", "scale", "he_normal", 2.0, 1.0),
+          effect("he_normal", "−50 %, −50 %, −50 %, −50 %, −50 %", "0.031", "vanishes"))),
     ("he_normal for he_uniform", "he_uniform", lambda i: keras.initializers.HeNormal(), "wrong_distribution",
-     ["he_uniform usa distribution=uniform, y usted usa distribution=truncated_normal", "La varianza es la misma"]),
+     line(differs("he_normal", "distribution", "he_uniform", "uniform", "truncated_normal"), same_variance("he_uniform"))),
     ("VarianceScaling, wrong scale", "he_uniform", lambda i: VS(3.0, "fan_in", "uniform"), "wrong_scale",
-     ["he_uniform usa scale=2, y usted usa scale=3", "+50 %, +50 %", "multiplica por 7.6", "la señal explota"]),
+     line(differs("variance_scaling(scale=3, mode=fan_in, distribution=uniform)", "scale", "he_uniform", 2.0, 3.0),
+          effect("he_uniform", "+50 %, +50 %, +50 %, +50 %, +50 %", "7.6", "explodes"))),
     ("VarianceScaling, wrong mode", "he_normal", lambda i: VS(2.0, "fan_out", "truncated_normal"), "wrong_fan_mode",
-     ["he_normal usa mode=fan_in, y usted usa mode=fan_out", "+161 %", "la señal explota"]),
-    ("VarianceScaling, untruncated normal", "he_normal", lambda i: VS(2.0, "fan_in", "untruncated_normal"),
-     "wrong_distribution", ["distribution=untruncated_normal", "La varianza es la misma"]),
+     line(differs("variance_scaling(scale=2, mode=fan_out, distribution=truncated_normal)", "mode", "he_normal", "fan_in", "fan_out"),
+          effect("he_normal", "+161 %, +50 %, +100 %, +100 %, +400 %", "78", "explodes"))),
+    ("VarianceScaling, untruncated normal", "he_normal", lambda i: VS(2.0, "fan_in", "untruncated_normal"), "wrong_distribution",
+     line(differs("variance_scaling(scale=2, mode=fan_in, distribution=untruncated_normal)", "distribution", "he_normal",
+                  "truncated_normal", "untruncated_normal"), same_variance("he_normal"))),
     ("RandomUniform(±0.05)", "he_uniform", lambda i: keras.initializers.RandomUniform(-0.05, 0.05), "not_variance_scaling",
-     ["random_uniform(-0.05, 0.05) no es de la familia VarianceScaling", "−67 %, −88 %, −92 %, −96 %, −98 %",
-      "multiplica por 3.0e−06", "la señal se desvanece"]),
+     line(msg("diagnosis.fixed_variance", found="random_uniform(-0.05, 0.05)", expected="he_uniform"),
+          effect("he_uniform", "−67 %, −88 %, −92 %, −96 %, −98 %", "3.0e−06", "vanishes"))),
     ("TruncatedNormal(stddev=0.02)", "he_normal", lambda i: keras.initializers.TruncatedNormal(stddev=0.02),
-     "not_variance_scaling", ["truncated_normal(mean=0, stddev=0.02) no es de la familia VarianceScaling",
-                              "multiplica por 2.1e−08", "la señal se desvanece"]),
+     "not_variance_scaling",
+     line(msg("diagnosis.fixed_variance", found="truncated_normal(mean=0, stddev=0.02)", expected="he_normal"),
+          effect("he_normal", "−88 %, −95 %, −97 %, −98 %, −99 %", "2.1e−08", "vanishes"))),
     ("Glorot for He (the class's row)", "he_uniform", lambda i: keras.initializers.GlorotUniform(), "glorot_with_relu",
-     ["He usa fan_in y scale=2", "−28 %, −40 %, −33 %, −33 %, −17 %", "multiplica por 0.16", "la señal se desvanece"]),
+     line(msg("diagnosis.glorot_for_he", expected="he_uniform", found="glorot_uniform"),
+          effect("he_uniform", "−28 %, −40 %, −33 %, −33 %, −17 %", "0.16", "vanishes"))),
 ]
 
 
-@pytest.mark.parametrize("case, declared_as, make, code, numbers", FORMS, ids=[f[0] for f in FORMS])
-def test_each_wrong_form_gets_its_code_numbers_and_fix(reference_rubric, case, declared_as, make, code, numbers):
+@pytest.mark.parametrize("case, declared_as, make, code, diagnosis", FORMS, ids=[f[0] for f in FORMS])
+def test_each_wrong_form_gets_its_code_numbers_and_fix(reference_rubric, case, declared_as, make, code, diagnosis):
     outcome = graded(reference_rubric, declared_as, make)
     assert outcome.status == "fail" and code in outcome.mistakes, (case, outcome.mistakes)
     assert set(outcome.mistakes) <= {code, "fixed_seed"}  # no other code invented for it
     spanish, english = render(outcome.message, "es"), render(outcome.message, "en")
-    for number in numbers:
-        assert number in spanish, (case, number, spanish[:600])
+    said = msg("check.hw_declared_initializers.diagnosis", models=LABELS.format(declared_as), diagnosis=diagnosis)
+    assert render(said, "es") in spanish, (case, spanish[:600])
+    assert render(said, "en") in english, (case, english[:600])
     assert "capa" not in english and "usted" not in english
     fix_es, fix_en = reference_rubric.mistake(code, "fix", "es"), reference_rubric.mistake(code, "fix", "en")
     assert fix_es and fix_en and fix_es != fix_en  # a one-line fix in both catalogs
@@ -109,7 +136,7 @@ def test_the_issue_example_in_numbers():
 def test_zeros_kernel_is_symmetry_not_a_number(reference_rubric):
     outcome = graded(reference_rubric, "he_normal", lambda i: keras.initializers.Zeros())
     assert "not_variance_scaling" in outcome.mistakes
-    assert "la simetría no se rompe" in render(outcome.message, "es")
+    assert render(msg("diagnosis.constant", found="zeros"), "es") in render(outcome.message, "es")
     assert outcome.evidence["diagnosis"][0]["trend"] == "symmetric"
 
 
@@ -117,8 +144,8 @@ def test_a_fixed_seed_alone_is_not_wrong(reference_rubric):
     """he_uniform with a distinct seed per layer: right initializer, full points, the code and the note."""
     outcome = graded(reference_rubric, "he_uniform", lambda i: keras.initializers.HeUniform(seed=100 + i))
     assert outcome.status == "pass" and outcome.fraction == 1.0 and outcome.mistakes == ("fixed_seed",)
-    spanish = render(outcome.message, "es")
-    assert "semilla fija (seed=…) en las capas 1, 2, 3, 4, 5" in spanish and "No es un error" in spanish
+    said = msg("diagnosis.seed_fixed", label=LABELS.format("he_uniform"), layers="1, 2, 3, 4, 5")
+    assert render(said, "es") in render(outcome.message, "es")
     assert outcome.evidence["fixed_seeds"][0]["reused"] == {}
 
 
@@ -127,15 +154,17 @@ def test_a_seed_reused_across_layers_matters_and_is_measured(reference_rubric):
     shared = keras.initializers.HeUniform(seed=7)
     outcome = graded(reference_rubric, "he_uniform", lambda i: shared)
     assert outcome.status == "warn" and outcome.fraction == 1.0 and outcome.mistakes == ("fixed_seed",)
-    spanish = render(outcome.message, "es")
-    assert "seed=7 en las capas 1, 2, 3, 4, 5" in spanish and "sí importa" in spanish
     r = outcome.evidence["fixed_seeds"][0]["correlation"]
-    assert r > 0.99 and f"|r| = {r:.2f}" in spanish
+    said = msg("diagnosis.seed_reused", label=LABELS.format("he_uniform"),
+               shared=Joined([msg("diagnosis.seed_shared", seed=7, layers="1, 2, 3, 4, 5")], "; "),
+               measured=msg("diagnosis.seed_correlation", r=r))
+    assert r > 0.99 and render(said, "es") in render(outcome.message, "es")
 
 
 def test_separate_seeded_objects_with_one_seed_are_reused_too(reference_rubric):
     outcome = graded(reference_rubric, "he_normal", lambda i: keras.initializers.HeNormal(seed=3))
-    assert outcome.status == "warn" and "seed=3 en las capas 1, 2, 3, 4, 5" in render(outcome.message, "es")
+    said = msg("diagnosis.seed_shared", seed=3, layers="1, 2, 3, 4, 5")
+    assert outcome.status == "warn" and render(said, "es") in render(outcome.message, "es")
     assert outcome.evidence["fixed_seeds"][0]["correlation"] > 0.99
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from grader.checks import CHECKS, exercises, run_checks
-from grader.messages import render
+from grader.messages import Joined, msg, render
 
 from .checks_support import assert_cases, cached_cases, ctx, exercise_runs, model, run
 
@@ -22,27 +22,30 @@ def test_ex2_curves_name_each_curve_that_differs(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_curves" and c.name == "off")
     outcome = CHECKS["ex2_curves"](case.context)
     assert outcome.fraction == pytest.approx(1 / 3)
-    assert render(outcome.message, "es") == ("Curvas distintas de las esperadas: glorot_uniform: val_loss 0.100 en la época 3 (corrector 1.500); "
-                                             "he_normal: sin val_loss. Revise que cada corrida use su inicializador y el protocolo.")
+    curves = Joined([msg("check.ex2_curves.row", label="glorot_uniform", student=0.1, epoch=3, grader=1.5),
+                     msg("check.ex2_curves.no_curve", label="he_normal")], "; ")
+    assert render(outcome.message, "es") == render(msg("check.ex2_curves.fail", curves=curves), "es")
     passing = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_curves" and c.status == "pass")
-    assert render(CHECKS["ex2_curves"](passing.context).message, "es") == "En el gráfico, tres curvas suyas coinciden con las del corrector."
+    three = msg("check.ex2_curves.pass", count=msg("check.common.count.3"))
+    assert render(CHECKS["ex2_curves"](passing.context).message, "es") == render(three, "es")
 
 
 def test_ex2_vanishing_needs_the_flat_start(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "flat")
     outcome = CHECKS["ex2_vanishing"](case.context)
-    assert render(outcome.message, "es") == ("Su corrida RandomNormal(0.01) empieza con val_loss 2.303 ≈ ln 10: la red casi no aprende al principio. "
-                                             "En la corrida del corrector, la varianza de las activaciones cae ×1.0e-06 de la primera a la última capa oculta.")
+    assert render(outcome.message, "es") == render(msg("check.ex2_vanishing.pass", first=2.3026, collapse="1.0e-06"), "es")
     failing = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "no curve")
-    assert "(val_loss de la 1.ª época —, se esperaba ≥ 2.2)" in render(CHECKS["ex2_vanishing"](failing.context).message, "es")
+    no_curve = msg("check.ex2_vanishing.fail", first="—", stuck=2.2)
+    assert render(CHECKS["ex2_vanishing"](failing.context).message, "es") == render(no_curve, "es")
 
 
 def test_not_recomputed_says_why(reference_rubric):
     from grader.retrain import Retraining
     outcome = CHECKS["ex4_tanh"](ctx(reference_rubric, {"ex4_histories": {}}, Retraining({}, {}, {}, "sin tiempo")))
-    assert outcome.status == "warn" and render(outcome.message, "en") == "Not verified: sin tiempo."
+    assert outcome.status == "warn" and render(outcome.message, "en") == render(msg("check.common.not_verified", why="sin tiempo"), "en")
     outcome = CHECKS["ex2_curves"](ctx(reference_rubric, {"ex2_histories": {}}))
-    assert render(outcome.message, "es") == "No verificado: el corrector no recalculó este ejercicio."
+    said = msg("check.common.not_verified", why=msg("check.common.not_recomputed"))
+    assert render(outcome.message, "es") == render(said, "es")
 
 
 def test_a_rubric_without_exercises_verifies_nothing_and_breaks_nothing(reference_rubric):
@@ -51,7 +54,8 @@ def test_a_rubric_without_exercises_verifies_nothing_and_breaks_nothing(referenc
     results = {r.id: r for r in run_checks(ctx(bare, values))}
     for check_id in ("ex2_curves", "ex2_vanishing", "ex3_layer_variances", "ex4_tanh"):
         assert results[check_id].status == "warn", (check_id, results[check_id].to_json("en")["message"])
-        assert results[check_id].to_json("en")["message"] == "Not verified: the rubric does not describe exercises 2 to 5."
+        said = msg("check.common.not_verified", why=msg("check.common.no_exercises"))
+        assert results[check_id].to_json("en")["message"] == render(said, "en")
     assert all(r.status != "error" for r in results.values())
 
 
@@ -59,55 +63,67 @@ def test_ex3_model_tells_glorot_from_he_where_the_variances_cannot(reference_rub
     variances = [0.40, 0.27, 0.18, 0.12, 0.5]  # what Glorot + ReLU really gives: max/min ≈ 3.5, inside the bound
     alone = CHECKS["ex3_layer_variances"](ctx(reference_rubric, {"ex3_activation_variances": variances}))
     hidden_layers = len(reference_rubric.exercises.ex2.units) - 1
-    assert alone.status == "pass" and render(alone.message, "es").endswith(f"esta razón sola no distingue Glorot de He con {hidden_layers} capas.")
-    assert render(alone.message, "en").endswith(f"over {hidden_layers} layers.")
+    wanted = msg("check.ex3_layer_variances.model_wanted", layers=hidden_layers)
+    assert alone.status == "pass" and render(alone.message, "es").endswith(render(wanted, "es"))
+    assert render(alone.message, "en").endswith(render(wanted, "en"))
     he = CHECKS["ex3_layer_variances"](ctx(reference_rubric, {"ex3_activation_variances": variances, "ex3_model": model(reference_rubric, "he_normal", seed=3)}))
     assert he.status == "pass" and he.evidence["ex3_model"]["ok"]
-    assert render(he.message, "es") == ("Capas ocultas: máx/mín = 3.33 ≤ 10, y del orden de las del corrector. "
-                                        "Los kernels de `ex3_model` siguen su inicializador He.")
+    ratio = 0.40 / 0.12
+    said = msg("check.ex3_layer_variances.pass", ratio=ratio, limit=10, more=msg("check.ex3_layer_variances.model_checked"))
+    assert render(he.message, "es") == render(said, "es")
     declared = CHECKS["ex3_layer_variances"](ctx(reference_rubric, {"ex3_activation_variances": variances,
                                                                     "ex3_model": model(reference_rubric, "glorot_uniform")}))
     assert declared.status == "fail" and declared.mistakes == ("glorot_with_relu",)
-    assert render(declared.message, "es") == ("Varianzas por capa: máx/mín = 3.33; `ex3_model` declara glorot_uniform en sus capas ocultas; "
-                                              "con ReLU corresponde He. Mídalas sobre el modelo bien inicializado (He + ReLU) recién construido, "
-                                              "antes de entrenar, con un mismo batch: el ejercicio es sobre la inicialización.")
+    why = Joined([msg("check.ex3_layer_variances.ratio", ratio=ratio),
+                  msg("check.ex3_layer_variances.declared", declared="glorot_uniform")], "; ")
+    assert render(declared.message, "es") == render(msg("check.ex3_layer_variances.fail", why=why), "es")
     weights = CHECKS["ex3_layer_variances"](ctx(reference_rubric, {"ex3_activation_variances": variances,
                                                                    "ex3_model": model(reference_rubric, "glorot_uniform", declared="he_normal", seed=5)}))
     assert weights.status == "fail" and weights.evidence["ex3_model"]["best_match"] == "glorot_uniform"
-    assert "glorot_with_relu" in weights.mistakes and "recién inicializado" in render(weights.message, "es")
-    assert "freshly initialized he_normal" in render(weights.message, "en")
+    why = Joined([msg("check.ex3_layer_variances.ratio", ratio=ratio),
+                  msg("check.ex3_layer_variances.trained", init="he_normal", best="glorot_uniform")], "; ")
+    assert "glorot_with_relu" in weights.mistakes
+    for lang in ("es", "en"):
+        assert render(weights.message, lang) == render(msg("check.ex3_layer_variances.fail", why=why), lang)
 
 
 def test_ex3_far_from_the_grader(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex3_layer_variances" and c.name == "far and spread")
     outcome = CHECKS["ex3_layer_variances"](case.context)
-    assert render(outcome.message, "es").startswith("Varianzas por capa: máx/mín = 200.00; lejos de las varianzas que calcula el corrector para He + ReLU.")
-    assert render(outcome.message, "en").startswith("Per-layer variances: max/min = 200.00; far from the variances the grader computes for He + ReLU.")
+    why = Joined([msg("check.ex3_layer_variances.ratio", ratio=200.0), msg("check.ex3_layer_variances.far")], "; ")
+    for lang in ("es", "en"):
+        assert render(outcome.message, lang) == render(msg("check.ex3_layer_variances.fail", why=why), lang)
 
 
 def test_ex4_says_when_the_difference_is_within_noise(reference_rubric):
     within = next(c for c in cached_cases(reference_rubric) if c.check == "ex4_tanh" and c.name == "within noise")
     outcome = CHECKS["ex4_tanh"](within.context)
-    assert render(outcome.message, "es") == ("Sus curvas coinciden con las del corrector. Glorot − He: usted +0.50 pp, corrector +0.50 pp; una diferencia "
-                                             "dentro del ruido entre semillas (±1.5 pp): con tan pocas épocas no se puede afirmar cuál es mejor.")
+    within_noise = msg("check.ex4_tanh.within", noise=1.5)
+    said = msg("check.ex4_tanh.pass", reading=msg("check.ex4_tanh.reading", student=0.5, grader=0.5, verdict=within_noise))
+    assert render(outcome.message, "es") == render(said, "es")
     beyond = next(c for c in cached_cases(reference_rubric) if c.check == "ex4_tanh" and c.name == "beyond noise")
-    assert render(CHECKS["ex4_tanh"](beyond.context).message, "es").endswith("; una diferencia mayor que el ruido entre semillas.")
+    said = msg("check.ex4_tanh.pass", reading=msg("check.ex4_tanh.reading", student=4.0, grader=4.0, verdict=msg("check.ex4_tanh.beyond")))
+    assert render(CHECKS["ex4_tanh"](beyond.context).message, "es") == render(said, "es")
     wrong = next(c for c in cached_cases(reference_rubric) if c.check == "ex4_tanh" and c.name == "wrong")
-    assert render(CHECKS["ex4_tanh"](wrong.context).message, "es").startswith("Curvas distintas de las esperadas en he_normal_tanh. Glorot − He: usted +24.50 pp")
+    said = msg("check.ex4_tanh.fail", off="he_normal_tanh",
+               reading=msg("check.ex4_tanh.reading", student=24.5, grader=0.5, verdict=within_noise))
+    assert render(CHECKS["ex4_tanh"](wrong.context).message, "es") == render(said, "es")
 
 
 def test_ex5_blames_the_platform_not_the_student(reference_rubric):
     values = {"ex5_same_seed_identical": False, "ex5_no_seed_differs": True}
     shaky = exercise_runs(ex5={"repro": run(extra={"same_seed_identical": False, "no_seed_differs": True})})
     outcome = CHECKS["ex5_reproducibility"](ctx(reference_rubric, values, shaky))
-    assert outcome.status == "warn" and outcome.fraction == 1.0 and "no es determinista" in render(outcome.message, "es")
+    assert outcome.status == "warn" and outcome.fraction == 1.0
+    assert render(outcome.message, "es") == render(msg("check.ex5_reproducibility.platform"), "es")
     steady = exercise_runs(ex5={"repro": run(extra={"same_seed_identical": True, "no_seed_differs": True})})
     failed = CHECKS["ex5_reproducibility"](ctx(reference_rubric, values, steady))
     assert failed.status == "fail"
-    assert render(failed.message, "es") == ("Reporta misma semilla → idénticos = False, sin semilla → distintos = True; el corrector observó "
-                                            "True y True. Llame keras.utils.set_random_seed(42) antes de construir cada modelo y compare con np.array_equal.")
+    said = lambda seed: msg("check.ex5_reproducibility.fail", said_same=False, said_differs=True, seen_same=True, seen_differs=True,
+                            seed=seed)
+    assert render(failed.message, "es") == render(said(42), "es")
     seeded = CHECKS["ex5_reproducibility"](ctx(reference_rubric.with_protocol(seed=3), values, steady))
-    assert "set_random_seed(3)" in render(seeded.message, "en")
+    assert render(seeded.message, "en") == render(said(3), "en")  # the protocol's seed, not 42
 
 
 def test_ex2_vanishing_compares_the_claimed_start_with_the_grader_s(reference_rubric):
@@ -120,6 +136,8 @@ def test_ex2_vanishing_compares_the_claimed_start_with_the_grader_s(reference_ru
     invented = CHECKS["ex2_vanishing"](ctx(reference_rubric, claim, exercise_runs(ex2={"random_normal": learning})))
     alone = CHECKS["ex2_vanishing"](ctx(reference_rubric, claim, exercise_runs(ex2={"he_normal": learning})))
     assert agrees.status == "pass" and agrees.evidence["basis"] == "retrained"
-    assert invented.status == "fail" and "but the grader's, with the same model and protocol, starts at 0.900" in render(invented.message, "en")
+    tol = reference_rubric.exercises.ex2.val_loss_tolerance * 100
+    said = msg("check.ex2_vanishing.not_retrained", first=2.31, grader=0.9, tol=tol)
+    assert invented.status == "fail" and render(invented.message, "en") == render(said, "en")
     assert alone.status == "pass" and alone.evidence["basis"] == "student_claim"
-    assert "the grader has no run of its own to confirm it" in render(alone.message, "en")
+    assert render(alone.message, "en") == render(msg("check.ex2_vanishing.pass_claim", first=2.31), "en")

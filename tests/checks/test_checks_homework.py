@@ -7,10 +7,11 @@ import json
 import re
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from grader.checks import CHECKS, homework
-from grader.messages import render
+from grader.messages import Joined, msg, render
 
 from .checks_support import HE, assert_cases, cached_cases, ctx, model, norms, probes
 from ..golden import GOLDENS
@@ -34,14 +35,17 @@ def test_bobs_glorot_everywhere_names_the_collapse_first(reference_rubric):
     declared = CHECKS["hw_declared_initializers"](ctx(reference_rubric, values))
     golden = bob("hw_declared_initializers")
     spanish = render(declared.message, "es")
-    assert spanish.startswith("Sus modelos 'glorot_uniform', 'he_uniform', 'he_normal' son un mismo modelo")
-    assert "Causa: build_model no pasa su argumento kernel_initializer a las capas: declara glorot_uniform" in spanish
-    assert "Solución: Dense(..., kernel_initializer=kernel_initializer) en cada capa." in spanish
+    collapse = msg("collapse.message", names="'glorot_uniform', 'he_uniform', 'he_normal'", accuracy="",
+                   identical=msg("collapse.what.declared"),  # one seed per model: only the declarations are the same
+                   cause=msg("collapse.cause.initializer_argument_ignored", declared="glorot_uniform"))
+    assert spanish.startswith(render(collapse, "es") + " ")  # the collapse first, its cause and the line to change
     assert spanish.endswith(render(golden["found"], "es")) and render(declared.found, "es") == golden["found"]
     assert declared.mistakes == ("bias_not_zeros", "initializer_argument_ignored") and declared.fraction == 0.0
     assert [render(w, "es") for w in declared.evidence["wrong"]] == golden["evidence"]["wrong"]
     english = render(declared.message, "en")
-    assert english.endswith("layer 2: glorot_uniform (and 42 more)") and "capa" not in english
+    eighth = msg("check.hw_declared_initializers.kernel", label="build_model(kernel_initializer='he_uniform')", position=2,
+                 init="glorot_uniform")
+    assert english.endswith(render(msg("check.common.truncated", items=eighth, more=42), "en")) and "capa" not in english
     distribution = CHECKS["hw_initial_distribution"](ctx(reference_rubric, values))
     golden = bob("hw_initial_distribution")
     assert render(distribution.message, "es") == golden["message"]
@@ -49,9 +53,10 @@ def test_bobs_glorot_everywhere_names_the_collapse_first(reference_rubric):
     assert distribution.fraction == pytest.approx(1 / 3)
     biases = CHECKS["hw_biases_zero"](ctx(reference_rubric, values))
     assert biases.mistakes == ("bias_not_zeros",) and len(biases.evidence["nonzero"]) == 15
-    assert re.fullmatch(r"Bias iniciales distintos de cero: (build_model\('\w+'\) capa \d: \|b\| máx = [0-9.]+; ){5}"
-                        r"build_model\('\w+'\) capa \d: \|b\| máx = [0-9.]+", render(biases.message, "es"))
-    assert render(biases.evidence["nonzero"][0], "en").startswith("build_model('glorot_uniform') layer 1: max |b| = ")
+    nonzero = [msg("check.hw_biases_zero.layer", init=init, position=position, value=float(np.abs(layer.bias).max()))
+               for init, desc in glorot.items() for position, layer in enumerate(desc.dense, 1)]
+    assert render(biases.message, "es") == render(msg("check.hw_biases_zero.fail", nonzero=Joined(nonzero[:6], "; ")), "es")
+    assert render(biases.evidence["nonzero"][0], "en") == render(nonzero[0], "en")
 
 
 def test_random_normal_small_declared(reference_rubric):
@@ -63,25 +68,26 @@ def test_random_normal_small_declared(reference_rubric):
 def test_architecture_reports_each_problem_in_each_language(reference_rubric):
     wrong = {init: model(reference_rubric, init, units=[64, 10], hidden="tanh", input_size=100) for init in reference_rubric.homework.initializers}
     outcome = CHECKS["hw_architecture"](ctx(reference_rubric, {"build_model": wrong}))
-    problems_es = [render(p, "es") for p in outcome.evidence["problems"]]
-    assert problems_es[:3] == ["build_model(kernel_initializer='glorot_uniform'): capas Dense [64, 10]",
-                               "build_model(kernel_initializer='glorot_uniform'): activaciones ['tanh', 'softmax']",
-                               "build_model(kernel_initializer='glorot_uniform'): entrada (100,)"]
-    assert [render(p, "en") for p in outcome.evidence["problems"]][:3] == [
-        "build_model(kernel_initializer='glorot_uniform'): Dense layers [64, 10]",
-        "build_model(kernel_initializer='glorot_uniform'): activations ['tanh', 'softmax']",
-        "build_model(kernel_initializer='glorot_uniform'): input (100,)"]
+    label = "build_model(kernel_initializer='glorot_uniform')"
+    first = [msg("check.hw_architecture.units", label=label, units=[64, 10]),
+             msg("check.hw_architecture.activations", label=label, activations=["tanh", "softmax"]),
+             msg("check.hw_architecture.input", label=label, shape=(100,))]
+    for lang in ("es", "en"):
+        assert [render(p, lang) for p in outcome.evidence["problems"]][:3] == [render(p, lang) for p in first]
     assert len(outcome.evidence["problems"]) == 9
-    assert render(outcome.message, "es") == "Arquitectura distinta de la pedida: " + "; ".join(problems_es[:6])
-    assert render(outcome.expected, "es") == "Dense [300, 200, 100, 50, 10], relu + softmax"
+    shown = Joined(outcome.evidence["problems"][:6], "; ")
+    assert render(outcome.message, "es") == render(msg("check.hw_architecture.fail", problems=shown), "es")
+    expected = msg("check.hw_architecture.expected", units=[300, 200, 100, 50, 10], hidden="relu", output="softmax")
+    assert render(outcome.expected, "es") == render(expected, "es")
 
 
 def test_a_failed_probe_shows_its_first_line(reference_rubric):
     probes_ = {"he_normal": "build_model(kernel_initializer='he_normal') falló: ValueError: x\nTraceback (most recent call last): …"}
     outcome = CHECKS["hw_architecture"](ctx(reference_rubric, {"build_model": probes_}))
     assert outcome.status == "fail"
-    assert render(outcome.message, "es") == ("Arquitectura distinta de la pedida: build_model(kernel_initializer='he_normal'): "
-                                             "build_model(kernel_initializer='he_normal') falló: ValueError: x")
+    broken = msg("check.hw_architecture.broken", label="build_model(kernel_initializer='he_normal')",
+                 error=probes_["he_normal"].splitlines()[0])  # the first line, not the traceback
+    assert render(outcome.message, "es") == render(msg("check.hw_architecture.fail", problems=Joined([broken], "; ")), "es")
     assert CHECKS["hw_declared_initializers"](ctx(reference_rubric, {"build_model": probes_})).status == "fail"
 
 
@@ -94,12 +100,14 @@ def test_architecture_follows_an_edited_rubric(reference_rubric):
     assert [l.units for l in matching["he_normal"].dense] == [256, 128, 10]
     passed = CHECKS["hw_architecture"](ctx(edited, {"build_model": matching}))
     assert passed.status == "pass"
-    assert render(passed.message, "es") == "3 modelos tienen Dense [256, 128, 10], relu + softmax."
-    assert render(passed.message, "en") == "3 models have Dense [256, 128, 10], relu + softmax."
+    expected = msg("check.hw_architecture.expected", units=[256, 128, 10], hidden="relu", output="softmax")
+    for lang in ("es", "en"):
+        assert render(passed.message, lang) == render(msg("check.hw_architecture.pass", checked=3, expected=expected), lang)
     old = CHECKS["hw_architecture"](ctx(edited, {"build_model": probes(reference_rubric)}))
     assert old.status == "fail"
-    assert render(old.expected, "es") == "Dense [256, 128, 10], relu + softmax" and "[256, 128, 10]" in render(old.expected, "en")
-    assert "capas Dense [300, 200, 100, 50, 10]" in render(old.message, "es")
+    assert render(old.expected, "es") == render(expected, "es") and render(old.expected, "en") == render(expected, "en")
+    units = msg("check.hw_architecture.units", label="build_model(kernel_initializer='glorot_uniform')", units=[300, 200, 100, 50, 10])
+    assert render(units, "es") in render(old.message, "es")
     # the kernel norms use the edited shapes when no trained model is given
     before = norms({init: model(edited, init, seed=99) for init in HE})
     after = norms({init: model(edited, init, seed=7) for init in HE})
@@ -112,16 +120,17 @@ def test_histories_accept_percent_or_fraction_and_name_each_problem(reference_ru
     hw, epochs = reference_rubric.homework, reference_rubric.protocol.epochs
     case = next(c for c in cached_cases(reference_rubric) if c.check == "hw_histories" and c.name == "short and wrong")
     outcome = CHECKS["hw_histories"](case.context)
-    problems = [render(p, "es") for p in outcome.evidence["problems"]]
-    assert problems == [f"{hw.baseline}: 3 épocas (el protocolo pide {epochs})", f"{hw.baseline}: hw_val_accuracy = 0.6900 pero la última época dio 0.5200",
-                        f"{hw.he_initializers[0]}: el historial no tiene val_accuracy (¿falta validation_data?)",
-                        f"{hw.he_initializers[-1]}: hw_val_accuracy = 0.2000 pero la última época dio 0.6900"]
-    assert render(outcome.message, "es") == "; ".join(problems)
-    assert render(outcome.evidence["problems"][0], "en") == f"{hw.baseline}: 3 epochs (the protocol asks for {epochs})"
+    assert epochs == 20  # the case's curve: 0.50, 0.51, … 0.69
+    problems = [msg("check.hw_histories.epochs", init=hw.baseline, found=3, epochs=epochs),
+                msg("check.hw_histories.last_epoch", init=hw.baseline, reported=0.69, last=0.52),
+                msg("check.hw_histories.no_val_accuracy", init=hw.he_initializers[0]),
+                msg("check.hw_histories.last_epoch", init=hw.he_initializers[-1], reported=0.2, last=0.69)]
+    assert [render(p, "es") for p in outcome.evidence["problems"]] == [render(p, "es") for p in problems]
+    assert render(outcome.message, "es") == render(msg("check.hw_histories.fail", problems=Joined(problems, "; ")), "es")
+    assert render(outcome.evidence["problems"][0], "en") == render(problems[0], "en")
     passing = next(c for c in cached_cases(reference_rubric) if c.check == "hw_histories" and c.name == "percent")
     passed = CHECKS["hw_histories"](passing.context)
-    assert render(passed.message, "es") == f"{epochs} épocas por inicializador; val_accuracy reportada = última época. " \
-        "Solo es coherente consigo mismo: el corrector no tuvo un entrenamiento propio con el que compararlo."
+    assert render(passed.message, "es") == render(msg("check.hw_histories.pass_claim", epochs=epochs), "es")
     assert passed.evidence["basis"] == "student_claim"  # no retraining in this case: the verdict rests on the claim
 
 
@@ -130,8 +139,8 @@ def test_reset_weights_when_before_equals_after(reference_rubric):
     same = norms(trained)
     outcome = CHECKS["hw_kernel_norms"](ctx(reference_rubric, {"hw_kernel_norms_before": same, "hw_kernel_norms_after": same, "hw_models": trained}))
     assert outcome.status == "fail" and outcome.mistakes == ("reset_weights",)
-    assert render(outcome.message, "es") == ("he_uniform: las normas 'antes' son idénticas a las 'después'; "
-                                             "he_normal: las normas 'antes' son idénticas a las 'después'")
+    identical = Joined([msg("check.hw_kernel_norms.identical", init=init) for init in HE], "; ")
+    assert render(outcome.message, "es") == render(msg("check.hw_kernel_norms.fail", problems=identical), "es")
     assert "normas" not in render(outcome.message, "en")
 
 
@@ -139,9 +148,11 @@ def test_glorot_like_initial_norms_are_glorot_with_relu(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "hw_kernel_norms" and c.name == "glorot before")
     outcome = CHECKS["hw_kernel_norms"](case.context)
     assert outcome.mistakes == ("glorot_with_relu",)
-    assert re.fullmatch(r"he_uniform: normas iniciales de las capas \[[0-9, ]+\] lejos de √\(n·Var\) = \[24\.49, 20\.0, 14\.14, 10\.0, 4\.47\] "
-                        r"\(coinciden con glorot_uniform\); he_normal: .* \(coinciden con glorot_uniform\)", render(outcome.message, "es"))
-    assert "(they match glorot_uniform)" in render(outcome.message, "en")
+    hole = "\0"  # the layers that are off: which ones depends on the draw, not on the wording
+    far = [re.escape(render(msg("check.hw_kernel_norms.far", init=init, layers=hole, expected=[24.49, 20.0, 14.14, 10.0, 4.47],
+                                like=msg("check.hw_kernel_norms.like_glorot")), "es")).replace(hole, r"\[[0-9, ]+\]") for init in HE]
+    assert re.fullmatch(re.escape("; ").join(far), render(outcome.message, "es"))
+    assert render(msg("check.hw_kernel_norms.like_glorot"), "en") in render(outcome.message, "en")
 
 
 def test_invented_histories_and_rescaled_norms_are_not_the_grader_s(reference_rubric):
@@ -172,7 +183,13 @@ def test_invented_histories_and_rescaled_norms_are_not_the_grader_s(reference_ru
         assert good.status == "pass" and good.evidence["basis"] == "retrained", (check_id, render(good.message, "en"))
         assert bad.fraction == 0.0 and bad.status != "pass", (check_id, render(bad.message, "en"))
         assert alone.status == "pass" and alone.evidence["basis"] == "student_claim"  # coherent with itself, and it says so
-        assert "Rests only on what the notebook says" in render(alone.evidence["basis_note"], "en")
+        assert render(alone.evidence["basis_note"], "en") == render(msg("check.common.claim_only"), "en")
+    gaps = [abs(0.9 - c) * 100 for c in curve]
+    off = [msg("check.hw_histories.not_retrained", init=init, mean=sum(gaps) / epochs, last=gaps[-1], tol=2.0) for init in hw.initializers]
     message = render(CHECKS["hw_histories"](ctx(reference_rubric, forged, grader)).message, "en")
-    assert "departs from the grader's" in message and "tolerance 2 pp" in message
-    assert "trained by the grader ends at" in render(CHECKS["hw_kernel_norms"](ctx(reference_rubric, forged, grader)).message, "en")
+    assert message == render(msg("check.hw_histories.fail", problems=Joined(off, "; ")), "en")
+    tol = reference_rubric.tolerances.initial_norm_relative * 100
+    unlike = [msg("check.hw_kernel_norms.not_retrained_after", init=init, found=np.round(norms(scaled)[init], 3).tolist(),
+                  grader=np.round(after[init], 3).tolist(), tol=tol) for init in HE]
+    message = render(CHECKS["hw_kernel_norms"](ctx(reference_rubric, forged, grader)).message, "en")
+    assert message == render(msg("check.hw_kernel_norms.fail", problems=Joined(unlike, "; ")), "en")

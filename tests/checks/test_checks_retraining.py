@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from grader.checks import CHECKS, retraining
-from grader.messages import render
+from grader.messages import Joined, msg, render
 from grader.retrain import Retraining
 from grader.retrain.plan import SOURCE_BUILD_MODEL, SOURCE_REFERENCE
 
@@ -40,13 +40,17 @@ def test_alice_reproduces_as_before(reference_rubric):
     golden = golden_check("alice", "hw_retrain_reproduces")
     assert outcome.status == golden["status"] and outcome.fraction == 1.0
     assert render(outcome.message, "es") == golden["message"]
-    assert render(outcome.message, "en").startswith("Within ±2 pp for three initializers: glorot_uniform: 67.36 vs 67.36;")
+    rows = golden["evidence"]
+    table = Joined([msg("check.hw_retrain_reproduces.row", init=init, student=rows[init]["student_pp"], grader=rows[init]["grader_pp"])
+                    for init in reference_rubric.homework.initializers], "; ")
+    said = msg("check.hw_retrain_reproduces.pass", tol=2.0, count=msg("check.common.count.3"), table=table)
+    assert render(outcome.message, "en") == render(said, "en")
     for init, row in golden["evidence"].items():
         assert outcome.evidence[init]["student_pp"] == pytest.approx(row["student_pp"], rel=1e-12)
     criterion = CHECKS["hw_he_criterion"](ctx(reference_rubric, {"hw_val_accuracy": reported}, retraining_))
     golden = golden_check("alice", "hw_he_criterion")
     assert render(criterion.message, "es") == golden["message"] and render(criterion.found, "es") == golden["found"]
-    assert render(criterion.expected, "es") == golden["expected"] == "≥ +0.5 pp"
+    assert render(criterion.expected, "es") == golden["expected"] == render(msg("check.hw_he_criterion.expected", criterion_pp=0.5), "es")
     assert criterion.status == "pass"
     for init, diff in golden["evidence"]["student_diff_pp"].items():
         assert criterion.evidence["student_diff_pp"][init] == pytest.approx(diff, abs=1e-8)
@@ -65,11 +69,13 @@ def test_claimed_accuracy_that_the_grader_cannot_reproduce_scores_nothing(refere
     case = next(c for c in cached_cases(reference_rubric) if c.check == "hw_retrain_reproduces" and c.name == "far")
     outcome = CHECKS["hw_retrain_reproduces"](case.context)
     assert outcome.status == "warn" and outcome.fraction == 0.0
-    es, en = render(outcome.message, "es"), render(outcome.message, "en")
-    assert "99.00 vs 88.40" in es
-    assert es.endswith("Revise que fije la semilla con keras.utils.set_random_seed(42) justo antes de construir cada modelo "
-                       "y que siga el protocolo (SGD 0.01, batch 32, validación = primeras 5000).")
-    assert en.endswith("(SGD 0.01, batch 32, validation = first 5000).")
+    table = Joined([msg("check.hw_retrain_reproduces.row", init="glorot_uniform", student=85.0, grader=88.1),
+                    msg("check.hw_retrain_reproduces.row", init="he_uniform", student=99.0, grader=88.4),
+                    msg("check.hw_retrain_reproduces.row", init="he_normal", student=99.0, grader=88.6)], "; ")
+    said = msg("check.hw_retrain_reproduces.fail", tol=2.0, off="glorot_uniform, he_uniform, he_normal", table=table, seed=42,
+               optimizer="SGD", learning_rate=0.01, batch_size=32, validation_size=5000)
+    for lang in ("es", "en"):
+        assert render(outcome.message, lang) == render(said, lang)
 
 
 def test_the_protocol_text_follows_the_rubric(reference_rubric):
@@ -77,8 +83,10 @@ def test_the_protocol_text_follows_the_rubric(reference_rubric):
     far = {"glorot_uniform": 0.5, "he_uniform": 0.5, "he_normal": 0.5}
     outcome = CHECKS["hw_retrain_reproduces"](ctx(edited, {"hw_val_accuracy": far},
                                                   homework_runs(edited, {i: 0.9 for i in far})))
-    assert "set_random_seed(7)" in render(outcome.message, "es")
-    assert "(ADAM 0.05, batch 64, validación = primeras 10000)" in render(outcome.message, "es")
+    table = Joined([msg("check.hw_retrain_reproduces.row", init=init, student=50.0, grader=90.0) for init in far], "; ")
+    said = msg("check.hw_retrain_reproduces.fail", tol=2.0, off=", ".join(far), table=table, seed=7,
+               optimizer="ADAM", learning_rate=0.05, batch_size=64, validation_size=10000)
+    assert render(outcome.message, "es") == render(said, "es")
 
 
 def test_without_own_models_nothing_is_verified(reference_rubric):
@@ -87,26 +95,31 @@ def test_without_own_models_nothing_is_verified(reference_rubric):
     for check_id in retraining.__all__:
         outcome = CHECKS[check_id](ctx(reference_rubric, {"hw_val_accuracy": accs}, borrowed))
         assert outcome.status == "warn" and outcome.fraction == 0.0 and "reference_only" in outcome.evidence
-        assert render(outcome.message, "es").startswith("No verificado: no hay un modelo suyo para glorot_uniform, he_uniform, he_normal")
+        said = msg("check.common.reference_only", names="glorot_uniform, he_uniform, he_normal")
+        assert render(outcome.message, "es") == render(said, "es")
     own = homework_runs(reference_rubric, accs, SOURCE_BUILD_MODEL)
     assert CHECKS["hw_retrain_reproduces"](ctx(reference_rubric, {"hw_val_accuracy": accs}, own)).status == "pass"
     off = CHECKS["hw_norms_similar"](ctx(reference_rubric, {}, Retraining({}, {}, {}, "sin GPU")))
-    assert render(off.message, "es") == "No verificado: sin GPU." and off.evidence == {"retraining": "sin GPU"}
+    said = msg("check.common.not_verified", why="sin GPU")  # the retraining's own reason, passed on
+    assert render(off.message, "es") == render(said, "es") and off.evidence == {"retraining": "sin GPU"}
 
 
 def test_norm_ratios(reference_rubric):
     accs = {init: 0.88 for init in reference_rubric.homework.initializers}
     runs = homework_runs(reference_rubric, accs, after=[5.0, 4.0, 3.0, 2.0, 1.0])
     outcome = CHECKS["hw_norms_similar"](ctx(reference_rubric, {}, runs))
-    assert outcome.status == "pass" and render(outcome.message, "es") == "máx/mín de las normas < 10 (he_uniform: 5.00, he_normal: 5.00)."
+    said = msg("check.hw_norms_similar.pass", limit=10, ratios="he_uniform: 5.00, he_normal: 5.00")
+    assert outcome.status == "pass" and render(outcome.message, "es") == render(said, "es")
     apart = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {"he_normal": [30.0, 1.0]}}, runs))
     assert apart.status == "fail" and apart.evidence["not_retrained"] == ["he_normal"]
-    assert render(apart.message, "en") == "In the grader's training, max/min of the norms < 10 (he_uniform: 5.00, he_normal: 5.00), " \
-        "but the final norms you report for he_normal are not that training's (tolerance 5 %): the point is for the norms of your training."
+    said = msg("check.hw_norms_similar.not_retrained", limit=10, ratios="he_uniform: 5.00, he_normal: 5.00", names="he_normal",
+               tol=reference_rubric.tolerances.initial_norm_relative * 100)
+    assert render(apart.message, "en") == render(said, "en")
     exploding = homework_runs(reference_rubric, accs, after=[50.0, 4.0, 3.0, 2.0, 1.0])
     far = CHECKS["hw_norms_similar"](ctx(reference_rubric, {"hw_kernel_norms_after": {"he_normal": [50.0, 4.0, 3.0, 2.0, 1.0]}}, exploding))
     assert far.status == "fail"
-    assert render(far.message, "es") == "máx/mín de las normas ≥ 10: corrector he_uniform: 50.00, he_normal: 50.00; estudiante {'he_normal': 50.0}."
+    said = msg("check.hw_norms_similar.fail", limit=10, ratios="he_uniform: 50.00, he_normal: 50.00", student={"he_normal": 50.0})
+    assert render(far.message, "es") == render(said, "es")
 
 
 def test_reported_norms_that_are_a_rescaled_model_are_not_the_grader_s(reference_rubric):
@@ -130,15 +143,23 @@ def test_multi_seed_evidence_reproduces_the_design_table(reference_rubric):
     assert seeds["he_uniform"]["mean"] == pytest.approx(-0.056, abs=1e-6)
     assert seeds["he_uniform"]["ci95"] == pytest.approx([-0.75, 0.63], abs=0.01)
     assert seeds["he_normal"]["mean"] == pytest.approx(0.576, abs=1e-6) and seeds["he_normal"]["holds"] == 1
-    es, en = render(outcome.message, "es"), render(outcome.message, "en")
-    assert " Con 5 semillas, he_normal: media +0.58 pp, IC95 −1.31 … +2.46; se cumple en 1 de 5." in es
-    assert " Over 5 seeds, he_normal: mean +0.58 pp, 95% CI −1.31 … +2.46; holds in 1 of 5." in en
-    assert "Estudiante: —." in es and outcome.status == "warn"
+    he_normal = msg("check.hw_he_criterion.seeds", n=5, init="he_normal", mean=0.576, low=-1.31, high=2.46, holds=1)
+    for lang in ("es", "en"):
+        assert render(he_normal, lang) in render(outcome.message, lang)
+    grader = Joined([msg("check.hw_he_criterion.diff", init=init, base="glorot_uniform", diff=d)
+                     for init, d in outcome.evidence["grader_diff_pp"].items()], ", ")
+    each = Joined([msg("check.hw_he_criterion.seeds", n=v["n"], init=init, mean=v["mean"], low=v["ci95"][0], high=v["ci95"][1],
+                       holds=v["holds"]) for init, v in seeds.items()], "")
+    said = msg("check.hw_he_criterion.message", seed=42, grader=grader, student="—", seeds=each, criterion_pp=0.5)
+    assert render(outcome.message, "es") == render(said, "es") and outcome.status == "warn"  # no student numbers: "—"
 
 
 def test_the_criterion_threshold_comes_from_the_rubric(reference_rubric):
     edited = replace(reference_rubric, homework=replace(reference_rubric.homework, criterion_pp=6.0))
     big = {"glorot_uniform": 0.80, "he_uniform": 0.85, "he_normal": 0.85}
     outcome = CHECKS["hw_he_criterion"](ctx(edited, {"hw_val_accuracy": big}, homework_runs(edited, big)))
-    assert outcome.status == "warn" and render(outcome.expected, "en") == "≥ +6 pp"
-    assert "the 6 pp threshold" in render(outcome.message, "en")
+    assert outcome.status == "warn"
+    assert render(outcome.expected, "en") == render(msg("check.hw_he_criterion.expected", criterion_pp=6.0), "en")
+    diffs = Joined([msg("check.hw_he_criterion.diff", init=init, base="glorot_uniform", diff=5.0) for init in HE], ", ")
+    said = msg("check.hw_he_criterion.message", seed=42, grader=diffs, student=diffs, seeds="", criterion_pp=6.0)
+    assert render(outcome.message, "en") == render(said, "en")

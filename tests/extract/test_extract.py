@@ -10,13 +10,23 @@ import pytest
 from grader.errors import ArtifactError
 from grader.execute import Execution
 from grader.extract import extract
-from grader.messages import render
+from grader.messages import msg, render
 from grader.modeldesc import from_artifact
 from grader.sandbox import SandboxReport
 
 from ..spanish import spanish_words, untranslated
 
 REPORT = SandboxReport("bwrap", 65534, False, "cgroup", "cgroup", "tmpfs")
+
+
+def kind(name: str, **params):
+    """What the reader calls a value of the wrong type ("texto", "función", …)."""
+    return msg(f"extract.kind.{name}", **params)
+
+
+def at_layer(why, n: int = 1):
+    """A refusal of layer `n` of model "m", as the model reader words it."""
+    return msg("model.at", where=msg("model.layer_at", where="m", n=n), why=why)
 
 
 def write(folder, values, files=None):
@@ -39,28 +49,30 @@ def test_wrong_types_become_problems(tmp_path, reference_rubric):
         "ex5_same_seed_identical": {"t": "number", "v": 1},
     })
     extracted = extract(execution, reference_rubric.contract)
-    es = render(extracted.problems, "es")
-    assert es["ex1_limit"] == "ex1_limit debe ser un número (float), es texto"
-    assert es["ex1_var_theory"] == "ex1_var_theory vale inf (no es un número finito)"
-    assert es["ex1_var_empirical"] == "ex1_var_empirical debe ser un número (float), es objeto no admitido (LyingFloat)"
-    assert es["hw_val_accuracy"] == "hw_val_accuracy: faltan las claves 'he_uniform', 'he_normal'"
-    assert es["ex5_same_seed_identical"] == "ex5_same_seed_identical debe ser True o False, es número"
-    en = render(extracted.problems, "en")
-    assert en["ex1_limit"] == "ex1_limit must be a number (float), it is text"
-    assert en["ex1_var_empirical"] == "ex1_var_empirical must be a number (float), it is unsupported object (LyingFloat)"
-    assert en["hw_val_accuracy"] == "hw_val_accuracy: the keys 'he_uniform', 'he_normal' are missing"
+    expected = {"ex1_limit": msg("extract.want_number", where="ex1_limit", kind=kind("text")),
+                "ex1_var_theory": msg("extract.not_finite", where="ex1_var_theory", value="inf"),
+                "ex1_var_empirical": msg("extract.want_number", where="ex1_var_empirical",
+                                         kind=kind("unsupported_type", type="LyingFloat")),
+                "hw_val_accuracy": msg("extract.missing_keys", where="hw_val_accuracy", keys="'he_uniform', 'he_normal'"),
+                "ex5_same_seed_identical": msg("extract.want_bool", where="ex5_same_seed_identical", kind=kind("number"))}
+    for lang in ("es", "en"):
+        rendered = render(extracted.problems, lang)
+        for name, problem in expected.items():
+            assert rendered[name] == render(problem, lang), (lang, name)
     assert extracted.values == {}
 
 
 def test_array_shape_and_nan_checked(tmp_path, reference_rubric):
     execution = write(tmp_path / "a", {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}},
                       {"0001-array.npy": np.full((784, 128), np.nan, dtype="float32")})
-    assert render(extract(execution, reference_rubric.contract).problems["ex1_kernel"], "es") == "ex1_kernel contiene NaN o infinito"
+    not_finite = msg("extract.not_finite_array", where="ex1_kernel")
+    assert render(extract(execution, reference_rubric.contract).problems["ex1_kernel"], "es") == render(not_finite, "es")
     execution = write(tmp_path / "b", {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}},
                       {"0001-array.npy": np.zeros((10, 10), dtype="float32")})
     problem = extract(execution, reference_rubric.contract).problems["ex1_kernel"]
-    assert render(problem, "es") == "ex1_kernel tiene forma (10, 10), se esperaba (784, 128)"
-    assert render(problem, "en") == "ex1_kernel has shape (10, 10), expected (784, 128)"
+    wrong_shape = msg("extract.wrong_shape", where="ex1_kernel", found="(10, 10)", expected="(784, 128)")
+    assert render(problem, "es") == render(wrong_shape, "es")
+    assert render(problem, "en") == render(wrong_shape, "en")
 
 
 def test_pickled_array_is_refused(tmp_path, reference_rubric):
@@ -69,7 +81,9 @@ def test_pickled_array_is_refused(tmp_path, reference_rubric):
     np.save(folder / "0001-array.npy", np.array([{"evil": 1}], dtype=object), allow_pickle=True)
     execution = write(folder, {"ex1_kernel": {"t": "array", "file": "0001-array.npy"}})
     problem = render(extract(execution, reference_rubric.contract).problems["ex1_kernel"], "es")
-    assert problem.startswith("ex1_kernel: arreglo ilegible (") and "(object)" in problem  # refused at the header: pickle is never reached
+    refused = msg("extract.unreadable_array", where="ex1_kernel",
+                  error=msg("extract.bound.npy_dtype", name="0001-array.npy", dtype="object"))
+    assert problem == render(refused, "es")  # refused at the header: pickle is never reached
 
 
 def test_path_traversal_in_file_names_is_neutralised(tmp_path, reference_rubric):
@@ -100,20 +114,24 @@ def model_files(folder, layers, input_shape=(None, 784)):
 
 def test_allow_list_refuses_custom_layers_and_activations(tmp_path):
     entry = model_files(tmp_path, [("Lambda", {"function": "os.system"}, [])])
-    with pytest.raises(ArtifactError, match="no admitida") as info:
+    with pytest.raises(ArtifactError) as info:
         from_artifact(tmp_path, entry, "m")
-    assert info.value.render("es") == "m, capa 1: capa 'Lambda' no admitida (solo Dense, Flatten, Dropout, Activation, Rescaling)"
-    assert info.value.render("en") == "m, layer 1: layer 'Lambda' not accepted (only Dense, Flatten, Dropout, Activation, Rescaling)"
+    refused = at_layer(msg("model.layer_not_allowed", layer="'Lambda'", allowed="Dense, Flatten, Dropout, Activation, Rescaling"))
+    assert info.value.render("es") == render(refused, "es")
+    assert info.value.render("en") == render(refused, "en")
     entry = model_files(tmp_path, [("Dense", {"units": 2, "activation": {"class_name": "Evil"}},
                                     [np.zeros((784, 2), "float32"), np.zeros(2, "float32")])])
-    with pytest.raises(ArtifactError, match="activación"):
+    with pytest.raises(ArtifactError) as info:
         from_artifact(tmp_path, entry, "m")
+    refused = at_layer(msg("model.activation_not_allowed", activation=repr(str({"class_name": "Evil"}))))
+    assert info.value.render("es") == render(refused, "es")
 
 
 def test_weight_shapes_must_chain(tmp_path):
     entry = model_files(tmp_path, [("Dense", {"units": 3, "activation": "relu"}, [np.zeros((10, 3), "float32"), np.zeros(3, "float32")])])
-    with pytest.raises(ArtifactError, match="forma"):
+    with pytest.raises(ArtifactError) as info:
         from_artifact(tmp_path, entry, "m")
+    assert info.value.render("es") == render(at_layer(msg("model.kernel_shape", found="(10, 3)", expected="(784, 3)")), "es")
 
 
 def test_valid_model_round_trips_to_canonical_json(tmp_path):
@@ -160,23 +178,25 @@ def test_every_problem_reads_in_english_without_spanish(tmp_path, reference_rubr
         _no_spanish(english)
         # a problem starts with the contract name in both languages or in neither
         assert english.startswith(name) == spanish.startswith(name), (english, spanish)
-    assert render(extracted.problems["ex1_limit"], "en") == "ex1_limit must be a number (float), it is list"
-    assert render(extracted.problems["ex1_var_theory"], "en") == "ex1_var_theory must be a number (float), it is function"
-    assert render(extracted.problems["ex1_model"], "en") == "ex1_model: is not a keras.Model"
-    assert render(extracted.problems["ex5_same_seed_identical"], "en") == "ex5_same_seed_identical must be True or False, it is unknown"
-    assert render(extracted.problems["ex1_var_theory"], "es") == "ex1_var_theory debe ser un número (float), es función"
+    expected = {"ex1_limit": msg("extract.want_number", where="ex1_limit", kind=kind("list")),
+                "ex1_var_theory": msg("extract.want_number", where="ex1_var_theory", kind=kind("function")),
+                "ex1_model": msg("model.at", where="ex1_model", why=msg("model.not_a_model")),
+                "ex5_same_seed_identical": msg("extract.want_bool", where="ex5_same_seed_identical", kind=kind("unknown"))}
+    for name, problem in expected.items():
+        assert render(extracted.problems[name], "en") == render(problem, "en"), name
+    assert render(extracted.problems["ex1_var_theory"], "es") == render(expected["ex1_var_theory"], "es")
 
 
 def test_model_refusals_read_in_english(tmp_path):
     cases = [
         ([("Dense", {"units": 3, "activation": "relu"}, [np.zeros((10, 3), "float32"), np.zeros(3, "float32")])], (None, 784),
-         "m, layer 1: kernel of shape (10, 3), expected (784, 3)"),
+         at_layer(msg("model.kernel_shape", found="(10, 3)", expected="(784, 3)"))),
         ([("Dense", {"units": 3, "activation": "relu"}, [np.zeros((784, 3), "float32"), np.zeros(3, "float32")])], (None, 28, 28),
-         "m, layer 1: Dense receives an input of shape [28, 28]; add Flatten() before it"),
+         at_layer(msg("model.needs_flatten", shape="[28, 28]"))),
         ([("Dense", {"units": 3, "activation": "relu"}, [])], (None, 3, None), None),
-        ([("Activation", {"activation": "evil"}, [])], (None, 784), "m, layer 1: activation 'evil' not accepted"),
-        ([("Dropout", {"rate": "x"}, [])], (None, 784), "m, layer 1: non-numeric parameter"),
-        ([("Flatten", {}, [])], (None, 784), "m: the model has no Dense layers"),
+        ([("Activation", {"activation": "evil"}, [])], (None, 784), at_layer(msg("model.activation_not_allowed", activation="'evil'"))),
+        ([("Dropout", {"rate": "x"}, [])], (None, 784), at_layer(msg("model.parameter_not_numeric"))),
+        ([("Flatten", {}, [])], (None, 784), msg("model.at", where="m", why=msg("model.no_dense"))),
     ]
     for i, (layers, shape, expected) in enumerate(cases):
         folder = tmp_path / str(i)
@@ -187,14 +207,15 @@ def test_model_refusals_read_in_english(tmp_path):
         _no_spanish(english)
         assert english.startswith("m") and info.value.render("es").startswith("m")
         if expected:
-            assert english == expected
-    assert info.value.render("es") == "m: el modelo no tiene capas Dense"
+            assert english == render(expected, "en")
+    assert info.value.render("es") == render(expected, "es")  # the last case: no Dense layer
     folder = tmp_path / "shape"
     entry = model_files(folder, [("Flatten", {}, [])], input_shape=(None, 3, None))
     with pytest.raises(ArtifactError) as info:
         from_artifact(folder, entry, "m")
-    assert info.value.render("es") == "m: forma de entrada no admitida: [None, 3, None] (use keras.Input((784,)) o (28, 28))"
-    assert info.value.render("en") == "m: input shape not accepted: [None, 3, None] (use keras.Input((784,)) or (28, 28))"
+    refused = msg("model.at", where="m", why=msg("model.bad_input_shape", shape="[None, 3, None]", pixels=784, image="(28, 28)"))
+    assert info.value.render("es") == render(refused, "es")
+    assert info.value.render("en") == render(refused, "en")
 
 
 def test_unreadable_manifest_is_a_note_for_every_name(tmp_path, reference_rubric):
@@ -202,9 +223,13 @@ def test_unreadable_manifest_is_a_note_for_every_name(tmp_path, reference_rubric
     folder.mkdir()
     (folder / "manifest.json").write_text(json.dumps({"values": ["not", "a", "dict"]}))
     extracted = extract(Execution("completed", (), folder, REPORT, 1.0), reference_rubric.contract)
-    assert render(extracted.note, "es") == "los resultados extraídos son ilegibles (values no es un dict)"
-    assert render(extracted.note, "en") == "the extracted results are unreadable (values is not a dict)"
+    unreadable = msg("extract.unreadable", error=msg("extract.values_not_dict"))
+    assert render(extracted.note, "es") == render(unreadable, "es")
+    assert render(extracted.note, "en") == render(unreadable, "en")
     assert extracted.values == {} and set(extracted.problems) == set(reference_rubric.contract["names"])
     (folder / "manifest.json").write_text("{not json")
     note = render(extract(Execution("completed", (), folder, REPORT, 1.0), reference_rubric.contract).note, "es")
-    assert note.startswith("los resultados extraídos son ilegibles (manifest.json no es JSON válido (Expecting property name")
+    with pytest.raises(json.JSONDecodeError) as decoding:
+        json.loads("{not json")
+    bad_json = msg("extract.bound.bad_json", name="manifest.json", error=str(decoding.value))  # json's own words, quoted
+    assert note == render(msg("extract.unreadable", error=bad_json), "es")

@@ -5,17 +5,27 @@ from __future__ import annotations
 import math
 import re
 
+import markupsafe
 import pytest
 
 from grader.checks import Context, run_checks
 from grader.extract import Extracted
 from grader.kinds import GradeStatus
-from grader.messages import catalog, msg
+from grader.messages import catalog, msg, render
 from grader.pipeline import GradeResult, error_result
 from grader.report import render_class_page, summarize
 from grader.retrain import Retraining
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def shown(key: str, lang: str, **params) -> str:
+    """A catalog sentence as the page shows it (rendered, then HTML-escaped)."""
+    return str(markupsafe.escape(render(msg(key, **params), lang)))
+
+
+def headline(summary: dict, lang: str) -> str:
+    return shown("class.headline", lang, n=summary["n"], mean=summary["mean"], max_score=summary["max_score"])
 
 
 def graded(student: str, values: dict, rubric, display_name: str | None = None) -> dict:
@@ -55,11 +65,13 @@ def test_summary_counts(results, reference_rubric):
 
 
 def test_page_escapes_a_hostile_student_name(results, reference_rubric):
-    html = render_class_page(summarize(results, reference_rubric), reference_rubric, "es")
+    summary = summarize(results, reference_rubric)
+    html = render_class_page(summary, reference_rubric, "es")
     assert HOSTILE not in html and "<script" not in html.lower() and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'href="eve/report.html"' in html
-    assert "4 entregas · promedio" in html and "Aprobación por verificación" in html and "entrega inválida" in html
+    assert summary["n"] == 4 and headline(summary, "es") in html
+    assert shown("class.pass_rates", "es") in html and shown("ui.grade_status.invalid_submission", "es") in html
 
 
 def test_english_page_has_no_spanish(results, reference_rubric):
@@ -70,8 +82,8 @@ def test_english_page_has_no_spanish(results, reference_rubric):
     spanish = [piece.strip() for key, value in es.items() if key.startswith(("class.", "ui.grade_status.", "batch."))
                and value != en[key] for piece in re.split(r"\{[^}]*\}", value) if len(piece.strip()) >= 5]
     assert spanish and [s for s in spanish if s in html] == []
-    assert '<html lang="en">' in html and "4 submissions · mean" in html and "invalid submission" in html
-    assert "notas.txt: not a submission" in html
+    assert '<html lang="en">' in html and headline(summary, "en") in html and shown("ui.grade_status.invalid_submission", "en") in html
+    assert shown("batch.not_a_submission", "en", name="notas.txt") in html
     spanish_fix = reference_rubric.mistake("wrong_limit", "fix", "es")
     assert spanish_fix not in html and reference_rubric.mistake("wrong_limit", "fix", "en")[:40] in html.replace("&#39;", "'")
 
@@ -88,10 +100,12 @@ def test_histogram_axis_follows_the_language(results, reference_rubric, monkeypa
         return fig, ax
 
     monkeypatch.setattr(class_page.plt, "subplots", spy)
+    axes = {lang: (render(msg("class.axis_score"), lang), render(msg("class.axis_students"), lang)) for lang in ("es", "en")}
+    assert axes["es"] != axes["en"]
     class_page.histogram([1.0, 2.0], 10.0, "en")
-    assert (seen[-1].get_xlabel(), seen[-1].get_ylabel()) == ("score", "students")
+    assert (seen[-1].get_xlabel(), seen[-1].get_ylabel()) == axes["en"]
     class_page.histogram([1.0, 2.0], 10.0, "es")
-    assert (seen[-1].get_xlabel(), seen[-1].get_ylabel()) == ("puntaje", "estudiantes")
+    assert (seen[-1].get_xlabel(), seen[-1].get_ylabel()) == axes["es"]
     assert class_page.histogram([], 10.0, "es") is None
 
 
@@ -99,7 +113,7 @@ def test_empty_class(reference_rubric):
     s = summarize([], reference_rubric)
     assert s["n"] == 0 and s["mean"] == 0.0 and all(c["total"] == 0 for c in s["checks"])
     html = render_class_page(replace_skipped(s), reference_rubric, "es")
-    assert "0 entregas" in html and "Ninguno." in html
+    assert headline(s, "es") in html and shown("class.none", "es") in html
 
 
 def replace_skipped(summary: dict) -> dict:

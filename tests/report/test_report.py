@@ -9,16 +9,28 @@ import subprocess
 import json
 import re
 
+import markupsafe
 import pytest
 
 from grader import report
 from grader.checks import CheckResult
 from grader.kinds import CheckStatus, GradeStatus
-from grader.messages import catalog, msg
+from grader.messages import catalog, msg, render
 from grader.pipeline import GradeResult
 
 MARK = "document.documentElement.setAttribute('data-pwned','yes')"
 PAYLOADS = [f"<script>{MARK}</script>", f'<img src=x onerror="{MARK}">', f'"><svg onload="{MARK}">']
+HOLE = "\0"  # a parameter left open: what the page says around it is checked, not its value
+
+
+def shown(key: str, lang: str, **params) -> str:
+    """A catalog sentence as the page shows it (rendered, then HTML-escaped)."""
+    return str(markupsafe.escape(render(msg(key, **params), lang)))
+
+
+def fixed_parts(key: str, lang: str, **params) -> list[str]:
+    """The stretches of a catalog sentence between its parameters given as HOLE, as the page shows them."""
+    return [str(markupsafe.escape(part)) for part in render(msg(key, **params), lang).split(HOLE) if part.strip()]
 
 
 def hostile_result() -> GradeResult:
@@ -52,7 +64,7 @@ def test_real_browser_runs_nothing_and_loads_nothing(reference_rubric, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "<title>" in done.stdout
     assert 'data-pwned="yes"' not in done.stdout
-    assert "Informe de corrección" in done.stdout
+    assert render(msg("ui.title"), "es") in done.stdout
 
 
 def _chromium(page, tmp_path, *extra):
@@ -135,23 +147,27 @@ def test_english_report_has_no_spanish(reference_rubric):
     assert len(spanish) > 60
     leaked = [s for s in spanish if s in html]
     assert leaked == [], leaked
-    assert "Grading report" in html and "WARNING: the code ran WITHOUT a sandbox" in html
-    assert "train for 20 epochs, not more" in html  # the timeout message quotes the protocol's epochs
+    assert shown("ui.title", "en") in html and shown("ui.sandbox_none", "en") in html
+    assert shown("run.timeout", "en", epochs=20) in html  # the timeout message quotes the protocol's epochs
     for code in {code for c in result.checks for code in c.mistakes}:
         assert reference_rubric.mistake(code, "fix", "en") in html.replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">")
     terminal = report.terminal_summary(result, reference_rubric, "en")
-    assert "note: self-check" in terminal and [s for s in spanish if s in terminal] == []
+    assert render(msg("terminal.note", note=msg("selfcheck.note")), "en") in terminal and [s for s in spanish if s in terminal] == []
     spanish_page = report.render_report(result, None, reference_rubric, "es")
-    assert "tiempo agotado" in spanish_page and "Qué corregir primero" in spanish_page
+    assert shown("ui.grade_status.timeout", "es") in spanish_page and shown("ui.fix_first", "es") in spanish_page
 
 
 def test_noise_paragraph_reproduces_the_measured_table(reference_rubric):
     """The reference table gives the numbers the class has always quoted (design.md)."""
     text = report.render_report(failing_result(reference_rubric), None, reference_rubric, "es")
-    assert ("he_uniform − glorot_uniform dio en promedio −0.06 pp (IC 95 % −0.75 … +0.63) y he_normal − glorot_uniform "
-            "+0.58 pp (IC 95 % −1.31 … +2.46): el criterio se cumplió en 1 de 5 semillas para cada variante de He") in text
-    assert "en una red de 5 capas entrenada durante 20 épocas con SGD" in text
-    assert "Sobre el criterio «He ≥ Glorot + 0.5 pp»" in text
+    differences = msg("ui.and",
+                      head=msg("ui.noise_first", init="he_uniform", baseline="glorot_uniform", mean="−0.06", low="−0.75", high="+0.63"),
+                      last=msg("ui.noise_next", init="he_normal", baseline="glorot_uniform", mean="+0.58", low="−1.31", high="+2.46"))
+    assert shown("criterion.shipped", "es", file="rubric.json", seeds=5, differences=differences,
+                 holds=msg("ui.holds_each", holds=1, seeds=5)) in text
+    for part in fixed_parts("criterion.tail", "es", low=HOLE, high=HOLE, criterion=0.5, layers=5, epochs=20, optimizer="SGD"):
+        assert part in text, part
+    assert shown("ui.noise_title", "es", criterion=0.5) in text
 
 
 def test_class_facts_come_from_the_rubric(reference_rubric):
@@ -168,14 +184,18 @@ def test_class_facts_come_from_the_rubric(reference_rubric):
                                        ex2=replace(reference_rubric.exercises.ex2, units=(128, 10))))
     rubric = rubric.with_protocol(epochs=7, optimizer="adam")
     html = report.render_report(failing_result(rubric), None, rubric, "es")
-    assert "he_uniform − glorot_uniform dio en promedio +1.00 pp" in html
-    assert "he_normal − glorot_uniform −0.30 pp" in html
-    assert "2 de 3 semillas con he_uniform y 0 de 3 semillas con he_normal" in html
-    assert "red de 3 capas entrenada durante 7 épocas con ADAM" in html and "(3 semillas)" in html
-    assert "He ≥ Glorot + 0.75 pp" in html and "usen 7 épocas" in html
+    said = [*fixed_parts("ui.noise_first", "es", init="he_uniform", baseline="glorot_uniform", mean="+1.00", low=HOLE, high=HOLE),
+            *fixed_parts("ui.noise_next", "es", init="he_normal", baseline="glorot_uniform", mean="−0.30", low=HOLE, high=HOLE),
+            shown("ui.and", "es", head=msg("ui.holds_one", holds=2, seeds=3, init="he_uniform"),
+                  last=msg("ui.holds_one", holds=0, seeds=3, init="he_normal")),
+            *fixed_parts("criterion.tail", "es", low=HOLE, high=HOLE, criterion=0.75, layers=3, epochs=7, optimizer="ADAM"),
+            *fixed_parts("criterion.shipped", "es", file=rubric.source.name, seeds=3, differences=HOLE, holds=HOLE),
+            shown("ui.noise_title", "es", criterion=0.75), shown("run.timeout", "es", epochs=7)]
+    for part in said:
+        assert part in html, part
     assert "5 semillas" not in html and "20 épocas" not in html
     empty = replace(rubric, homework=replace(rubric.homework, measured=replace(hw.measured, val_accuracy_pct={})))
-    assert "no trae una tabla medida" in report.render_report(failing_result(empty), None, empty, "es")
+    assert shown("criterion.unmeasured", "es") in report.render_report(failing_result(empty), None, empty, "es")
 
 
 def test_write_result_writes_each_file_once_report_first(reference_rubric, tmp_path, monkeypatch):
@@ -190,21 +210,26 @@ def test_write_result_writes_each_file_once_report_first(reference_rubric, tmp_p
     saved = json.loads((tmp_path / "ana" / "result.json").read_text())
     assert saved == json.loads(json.dumps(result.to_json("en")))
     assert saved["status"] == "timeout" and saved["sandbox"]["note"].startswith("self-check")
-    assert "Grading report" in (tmp_path / "ana" / "report.html").read_text()
+    assert shown("ui.title", "en") in (tmp_path / "ana" / "report.html").read_text()
     report.write_result(result, "<p>given</p>", reference_rubric, tmp_path, "es")
     assert (tmp_path / "ana" / "report.html").read_text() == "<p>given</p>"
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
 def test_unwritable_output_is_an_output_error_in_the_reader_language(tmp_path):
-    from grader.errors import OutputError
+    from grader.errors import GraderError, OutputError
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
+    target = blocker / "sub" / "result.json"
     with pytest.raises(OutputError) as caught:
-        report.write_text_atomic(blocker / "sub" / "result.json", "{}")
-    assert "no se pudo escribir" in caught.value.render("es") and "--out" in caught.value.render("es")
-    assert "could not write" in caught.value.render("en") and "no se pudo" not in caught.value.render("en")
+        report.write_text_atomic(target, "{}")
+    said = {lang: GraderError(msg("output.cannot_write", path=str(target), why=HOLE),  # why: the system's own words
+                              hint=msg("output.cannot_write_hint", folder=str(target.parent))).render(lang).split(HOLE)
+            for lang in ("es", "en")}
+    for lang, parts in said.items():  # what failed, then what to do (--out)
+        assert all(part in caught.value.render(lang) for part in parts), (lang, parts)
+    assert said["es"][0] not in caught.value.render("en")
 
 
 # --- the order a student reads ------------------------------------------------------------------
@@ -287,9 +312,11 @@ def test_partial_credit_reads_partial_and_points_are_counted_words(reference_rub
     html = report.render_report(result, None, reference_rubric, "es")
     article = html[html.index(f'id="check-{check.id}"'):]
     article = article[:article.index("</article>")]
-    assert ">parcial<" in article and ">incorrecto<" not in article
-    assert f"1 / {check.max_points:g} puntos" in article
-    assert "1 / 1 puntos" not in html and "1.0 /" not in html
+    status = {name: f">{shown(f'ui.check_status.{name}', 'es')}<" for name in ("partial", "fail")}
+    assert status["partial"] in article and status["fail"] not in article
+    assert f"1 / {shown('ui.points_n', 'es', n=float(check.max_points))}" in article
+    one_points = "1 / " + render(msg("ui.points_n", n=2), "es").replace("2", "1", 1)  # "1 / 1 puntos": the noun must agree
+    assert one_points not in html and "1.0 /" not in html
 
 
 def test_environment_is_said_in_words(reference_rubric):
@@ -297,10 +324,12 @@ def test_environment_is_said_in_words(reference_rubric):
 
     limits = {"memory_mb": 6144, "pids": 512, "scratch_mb": 1024, "cell_timeout_s": 1500, "total_timeout_s": 4200,
               "harvest_reserve_s": 60, "output_bytes_per_cell": 1_000_000, "output_bytes_total": 5_000_000}
+    words = [msg("ui.env.level_bwrap"), msg("ui.env.network_off"), msg("ui.env.user", uid=65534), msg("ui.env.memory_gb", gb="6"),
+             msg("ui.env.pids", n=512), msg("ui.env.scratch", mb=1024), msg("ui.env.cell_time", minutes=25),
+             msg("ui.env.total_time", minutes=70, reserve=60), msg("ui.env.output", cell_mb="1", total_mb="5")]
     lines = environment_lines({"level": "bwrap", "uid": 65534, "network": False, "note": "", "limits": limits}, "es")
+    assert lines == [render(m, "es") for m in words]
     said = " · ".join(lines)
-    for words in ("bubblewrap", "sin red", "usuario sin privilegios", "6 GB de memoria", "25 min por celda", "70 min en total"):
-        assert words in said, words
-    assert "level" not in said and "uid 65534" in said and "None" not in said
-    english = " · ".join(environment_lines({"level": "bwrap", "uid": 65534, "network": False, "limits": limits}, "en"))
-    assert "no network" in english and "6 GB of memory" in english and "sin red" not in english
+    assert "level" not in said and "None" not in said
+    english = environment_lines({"level": "bwrap", "uid": 65534, "network": False, "limits": limits}, "en")
+    assert english == [render(m, "en") for m in words] and render(msg("ui.env.network_off"), "es") not in " · ".join(english)

@@ -13,9 +13,11 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import markupsafe
 import nbformat
 import pytest
 
+from grader.messages import msg, render as render_message
 from grader.report import notebook as nbpage
 from grader.report.notebook import assigned_names, definitions, notebook_page, render_notebook_page
 
@@ -61,6 +63,11 @@ def hostile_notebook() -> dict:
 
 CHECKS = [{"id": "hw_histories", "title": "Historiales <b>", "shown_status": "fail", "reads": ["hw_histories"]},
           {"id": "hw_architecture", "title": "Arquitectura", "shown_status": "pass", "reads": ["build_model"]}]
+
+
+def shown(key: str, lang: str, **params) -> str:
+    """A catalog sentence as the page shows it (rendered, then HTML-escaped)."""
+    return str(markupsafe.escape(render_message(msg(key, **params), lang)))
 
 
 def render(notebook=None, lang="es", kind="ipynb") -> str:
@@ -124,7 +131,8 @@ def test_hostile_markdown_and_outputs_keep_no_markup_that_runs_or_loads():
     assert len(svg) == 1 and b"<circle" in base64.b64decode(svg[0].split(",", 1)[1])
     assert f"data:image/png;base64,{PNG_1PX}" in sources and len(sources) == 2  # the broken PNG is left out
     assert "Ana &lt;script&gt;x&lt;/script&gt;" in html and "Historiales &lt;b&gt;" in html
-    assert "application/javascript" in html and "no se pudo leer" in html  # said, not run
+    assert shown("ui.nb.left_out", "es", mimes="application/javascript") in html  # said, not run
+    assert shown("ui.nb.bad_image", "es", mime="image/png") in html
     assert "default-src 'none'" in html and "script-src" not in html
 
 
@@ -143,7 +151,7 @@ def test_english_page_is_wholly_english():
     html = render(lang="en")
     for spanish in ("Su cuaderno", "Volver al informe", "Aquí se define", "Lo usan", "no se pudo leer", "corrió"):
         assert spanish not in html, spanish
-    assert "Your notebook, as it ran" in html and "Used by" in html
+    assert shown("ui.nb.title", "en", name="Ana <script>x</script>") in html and shown("ui.nb.read_by", "en") in html
 
 
 def test_a_notebook_that_prints_megabytes_still_renders_cut_and_says_so(monkeypatch):
@@ -152,8 +160,8 @@ def test_a_notebook_that_prints_megabytes_still_renders_cut_and_says_so(monkeypa
         nbformat.v4.new_output("stream", name="stdout", text="x" * 5_000_000)]) for i in range(12)]
     html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     assert len(html) < 1_500_000
-    assert "4950000 caracteres no se muestran" in html  # each big print says what it cut
-    assert "salidas omitidas" in html and "Su cuaderno produjo más salida" in html  # and the page, that it stopped
+    assert shown("ui.nb.cut_chars", "es", n=4950000) in html  # each big print says what it cut
+    assert shown("ui.nb.cut_total", "es") in html and shown("ui.nb.cut_total_page", "es") in html  # and the page, that it stopped
     assert html.count('class="g-cell"') == 12  # every cell is still there, with its source
 
 
@@ -162,7 +170,7 @@ def test_a_module_renders_its_source_and_what_it_printed():
 
     notebook = module_notebook("ex1_kernel = 1\nprint('hola <b>')\n", "hola <b>\n")
     html = render(notebook, kind="py")
-    assert "módulo .py" in html and "hola &lt;b&gt;" in html and "<code>ex1_kernel</code>" in html
+    assert shown("ui.nb.trust_py", "es") in html and "hola &lt;b&gt;" in html and "<code>ex1_kernel</code>" in html
 
 
 # --- a real browser --------------------------------------------------------------------------------
