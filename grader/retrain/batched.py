@@ -115,7 +115,7 @@ def train(models: list[Model], protocol: Protocol, x_train: np.ndarray, y_train:
     depth = len(activations)
     kernels = [tf.Variable(np.stack([k[i] for k in kernels0])) for i in range(depth)]            # [M, in, out]
     biases = [tf.Variable(np.stack([b[i] for b in biases0])[:, None, :]) for i in range(depth)]  # [M, 1, out]
-    before = [[float(np.linalg.norm(k[i])) for i in range(depth)] for k in kernels0]
+    before = [[float(np.linalg.norm(k[i].astype(np.float64))) for i in range(depth)] for k in kernels0]  # as the worker
     init_var = [[float(np.var(k[i].astype(np.float64))) for i in range(depth)] for k in kernels0]
 
     seeds = sorted({int(item.seed) for item in models})
@@ -185,7 +185,7 @@ def train(models: list[Model], protocol: Protocol, x_train: np.ndarray, y_train:
             history["val_loss"][i].append(float(val_loss[i] / len(xv_all)))
             history["val_accuracy"][i].append(float(val_correct[i] / len(xv_all)))
         progress(e + 1, epochs)
-    after = [[float(np.linalg.norm(kernels[l][i].numpy())) for l in range(depth)] for i in range(m)]
+    after = [[float(np.linalg.norm(kernels[l][i].numpy().astype(np.float64))) for l in range(depth)] for i in range(m)]
     return [BatchedRun(item.label, int(item.seed), {name: values[i] for name, values in history.items()},
                        before[i], after[i], init_var[i]) for i, item in enumerate(models)]
 
