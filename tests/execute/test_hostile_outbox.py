@@ -264,7 +264,7 @@ def test_the_kernel_s_connection_folder_stops_at_its_small_tmpfs(tmp_path):
     from .test_execute import CONTRACT, FAST
 
     sub = submission.load(notebook(tmp_path / "fill.ipynb", FILL_CONNECTION_FOLDER, GOOD))
-    with Sandbox(FAST) as sandbox:
+    with Sandbox(FAST, None) as sandbox:
         assert sandbox.conn_capped  # its own tmpfs: a failed mount would put it on the host's temp folder
         execution = execute.run(sub, sandbox, CONTRACT, tmp_path / "artifacts")
     printed = "".join(o.get("text", "") for o in execution.notebook["cells"][0]["outputs"])
