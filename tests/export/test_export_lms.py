@@ -89,6 +89,18 @@ def test_a_canvas_gradebook_export_is_a_roster_without_its_points_row_or_test_st
                                                                                    ("Tarea 107", "4710", "10")]
 
 
+def test_canvas_s_posting_policy_row_is_not_a_student(tmp_path):
+    """A course whose assignments post grades by hand: Canvas' export carries a "Manual Posting" row under
+    Points Possible (no ID, "Manual Posting" in the assignment columns)."""
+    path = canvas_export(tmp_path / "Grades.csv", [("Pérez, José", "1201", "jperez")])
+    rows = path.read_text(encoding="utf-8-sig").splitlines()
+    posting = ",".join(["    Manual Posting", "", "", "", "", "", "", "Manual Posting", "Manual Posting", "", "", "", "", "", ""])
+    path.write_text("\r\n".join([rows[0], rows[1], posting, *rows[2:]]) + "\r\n", encoding="utf-8-sig")
+    roster = load_roster(path)
+    assert [(r.name, r.lms_user_id) for r in roster.rows] == [("Pérez, José", "1201")]
+    assert roster.canvas_assignments[0].points_possible == "33"
+
+
 def test_a_moodle_worksheet_and_a_moodle_grade_export_are_rosters(tmp_path):
     sheet = write_table(tmp_path / "Grades-DL108-Tarea 108-123.csv", [WORKSHEET, [
         "Participant 17", "José Pérez", "jose@uni.edu", "Submitted for grading", "", "33.00", "Yes",
