@@ -14,7 +14,7 @@ import time
 import pytest
 
 from grader.batch import discover, grade_folder
-from grader.messages import render
+from grader.messages import msg, render
 from grader.pipeline import Options
 
 from ..conftest import ASSIGNMENTS, needs_root_sandbox
@@ -45,11 +45,12 @@ def test_discover_names_and_skips(klass):
     skipped = [render(note, "es") for note in notes]
     students = [e.student for e in entries]
     assert students == ["ana", "beto_con_espacio", "dora", "eve_rm_-rf", "rota"]
-    assert any("notas.txt" in s for s in skipped)
-    assert any("fuera.ipynb" in s and "fuera de la carpeta" in s for s in skipped)
+    assert render(msg("batch.not_a_submission", name="notas.txt"), "es") in skipped
+    outside = msg("batch.symlink_outside", name="fuera.ipynb", target=str((ASSIGNMENTS / "alice.ipynb").resolve()))
+    assert render(outside, "es") in skipped
     assert len(skipped) == 2
     english = [render(note, "en") for note in notes]
-    assert any("notas.txt: not a submission" in s for s in english) and not any("carpeta" in s for s in english)
+    assert render(msg("batch.not_a_submission", name="notas.txt"), "en") in english and not any("carpeta" in s for s in english)
 
 
 def test_folder_is_graded_and_resumed(klass, subset, reference_rubric, cache_dir, tmp_path):
@@ -114,14 +115,13 @@ def test_killed_worker_loses_nothing(subset, reference_rubric, cache_dir, tmp_pa
     results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
     assert set(results) == {"lenta", "rapida"}
     assert results["lenta"]["status"] == "grader_error", results["lenta"]
-    assert results["lenta"]["message"] == ("el proceso que corregía esta entrega terminó con el código -9; "
-                                           "se recorrige en la próxima ejecución")
+    assert results["lenta"]["message"] == render(msg("batch.worker_died", code=-9), "es")
     assert results["rapida"]["status"] == "graded"
-    assert "lenta: el corrector falló (código -9)" in output
+    assert render(msg("batch.worker_failed", student="lenta", code=-9), "es") in output
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "sin cambios (no se recorrigen): rapida" in rerun.stderr  # only the killed one is graded again
-    assert "corregidas ahora: 1 · sin cambios: 1" in rerun.stdout
+    assert render(msg("batch.unchanged", names="rapida"), "es") in rerun.stderr  # only the killed one is graded again
+    assert render(msg("batch.counts", now=1, reused=1), "es") in rerun.stdout
     again = json.loads((out / "lenta" / "result.json").read_text())
     assert again["status"] == "graded"
     assert {c["id"]: c["status"] for c in again["checks"]}["ex1_limit"] == "pass"
@@ -138,7 +138,10 @@ def test_full_output_disk_gives_a_clear_error(subset, cache_dir, tmp_path):
                                "--data-dir", str(subset.folder), "--cache", str(cache_dir)],
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 1
-        assert "no se pudo escribir" in done.stderr and "--out" in done.stderr
+        # the path and the OS's reason vary: the sentence before the path, and the hint after the folder
+        cannot_write = render(msg("output.cannot_write", path="\0", why=""), "es").split("\0")[0]
+        choose_out = render(msg("output.cannot_write_hint", folder="\0"), "es").split("\0")[1]
+        assert cannot_write in done.stderr and choose_out in done.stderr
         assert not any(p.name.startswith(".tmp-") for p in out.rglob("*"))
     finally:
         subprocess.run(["umount", "-l", str(out)])

@@ -24,7 +24,7 @@ from grader.batch import discover, grade_folder, unzip
 from grader.batch.lms_download import canvas_name, detect, moodle_name
 from grader.batch.unzip import unpack_download, unsafe_path
 from grader.kinds import RetrainMode
-from grader.messages import render
+from grader.messages import msg, render
 from grader.pipeline import Options
 
 from ..helpers import notebook
@@ -125,7 +125,9 @@ def check_moodle(entries, notes):
     assert {e.student: e.path.name for e in entries}["Ana_Maria_Gomez"].endswith("tarea.ipynb")  # not utils.py
     assert found["Participant_204"].lms_user_id == "204"
     said = [render(n, "en") for n in notes]
-    assert any("utils.py" in s and "not graded" in s for s in said)
+    # the names as the download holds them (a folder's, or a flat file's): tarea.ipynb graded, utils.py not
+    graded_not = render(msg("batch.others_ignored", name="\0", chosen="\0", listing="\0"), "en").split("\0")[2]
+    assert any(graded_not in s and s.split(graded_not)[0].endswith("tarea.ipynb") and s.endswith("utils.py") for s in said)
     assert any("Luis Núñez_205_assignsubmission_onlinetext_" in s for s in said)
 
 
@@ -205,14 +207,15 @@ def test_hostile_zip_is_refused_member_by_member(tmp_path):
     archive = hostile_zip(tmp_path / "hostile.zip")
     unpacked = unpack_download(archive, tmp_path / "out")
     said = {render(note, "en").split(": ", 2)[1]: render(note, "en") for note in unpacked.refused}
-    expected = {"../escape.ipynb": "the path leaves the folder", "/etc/cron.d/abs.ipynb": "an absolute path",
-                "C:/Users/x.ipynb": "a drive letter", "a\\..\\b.ipynb": "a backslash",
-                "link_1009_5009_x.ipynb": "a symbolic link", "fifo_1010_5010_x.ipynb": "not a regular file",
-                "bomb_1011_5011_x.ipynb": "like a zip bomb", "liar_1012_5012_x.ipynb": "its real size",
-                "perezjose_1001_5001_tarea.ipynb": "the same name"}
+    expected = {"../escape.ipynb": msg("zip.reason_escape"), "/etc/cron.d/abs.ipynb": msg("zip.reason_absolute"),
+                "C:/Users/x.ipynb": msg("zip.reason_drive"), "a\\..\\b.ipynb": msg("zip.reason_backslash"),
+                "link_1009_5009_x.ipynb": msg("zip.reason_symlink"), "fifo_1010_5010_x.ipynb": msg("zip.reason_special"),
+                "bomb_1011_5011_x.ipynb": msg("zip.reason_ratio", max=unzip.MAX_RATIO),
+                "liar_1012_5012_x.ipynb": msg("zip.reason_size_lies"),
+                "perezjose_1001_5001_tarea.ipynb": msg("zip.reason_duplicate")}
     assert set(said) == set(expected), said
     for member, reason in expected.items():
-        assert reason in said[member] and said[member].startswith("hostile.zip: "), said[member]
+        assert said[member] == render(msg("zip.refused", archive="hostile.zip", member=member, reason=reason), "en")
     written = sorted(p.relative_to(unpacked.folder).as_posix() for p in unpacked.folder.rglob("*"))
     assert written == ["garciaana_late_1002_5002_t.ipynb", "perezjose_1001_5001_tarea.ipynb"]
     assert json.loads((unpacked.folder / written[1]).read_text())["cells"]  # the first, good one: not the "{}"
@@ -220,7 +223,7 @@ def test_hostile_zip_is_refused_member_by_member(tmp_path):
     entries, _ = discover(unpacked.folder, [])
     assert [(e.student, e.identity.lms_user_id, e.identity.late) for e in entries] == [
         ("garciaana", "1002", True), ("perezjose", "1001", False)]
-    assert "la ruta sale de la carpeta" in render(unpacked.refused[0], "es")
+    assert render(msg("zip.reason_escape"), "es") in render(unpacked.refused[0], "es")
 
 
 def test_zip_caps_on_members_and_total(tmp_path, monkeypatch):
@@ -232,9 +235,10 @@ def test_zip_caps_on_members_and_total(tmp_path, monkeypatch):
     monkeypatch.setattr(unzip, "MAX_TOTAL_BYTES", 3500)
     unpacked = unpack_download(path, tmp_path / "out")
     notes = [render(n, "en") for n in unpacked.refused]
-    assert notes[0] == "many.zip: 8 files in the zip, more than the maximum (5); those past the maximum are not unpacked"
+    assert notes[0] == render(msg("zip.too_many", archive="many.zip", n=8, max=5), "en")
     assert unpacked.written == 3 and len(list(unpacked.folder.iterdir())) == 3  # the 4th passes the total
-    assert any("s3_103_203_t.ipynb" in n and "in total" in n for n in notes) and len(notes) == 3
+    total = msg("zip.reason_total", max_mb=3500 / 2**20)
+    assert render(msg("zip.refused", archive="many.zip", member="s3_103_203_t.ipynb", reason=total), "en") in notes and len(notes) == 3
 
 
 def test_unsafe_paths():

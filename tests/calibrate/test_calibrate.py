@@ -24,6 +24,7 @@ from grader.calibrate.store import accuracy_table, protocol_json, save
 from grader.calibrate.validate import compare_samples, curve_z, permutation_p, validate
 from grader.initializers import EXCESS_KURTOSIS, InitSpec, shape_family, target_variance
 from grader.kinds import RunKind
+from grader.messages import msg, render
 from grader.retrain.plan import extra_seed_kind, reference_model
 from tests.spanish import spanish_words, untranslated
 
@@ -69,12 +70,18 @@ def test_the_paragraph_quotes_the_stored_calibration(reference_rubric, tmp_path)
     found = load_calibration(tmp_path, reference_rubric, "c" * 64)
     assert found is not None and found["measured_on"]["machine"] == "aula-7"
     es = criterion_paragraph(reference_rubric, "es", found)
-    assert "2026-11-30 18:05 UTC" in es and "aula-7 (Test CPU 3000, 8 núcleos, TensorFlow 2.21.0)" in es
-    assert "con 7 semillas" in es and "3 de 7 semillas con he_uniform y 0 de 7 semillas con he_normal" in es
-    assert "el 57 % con he_uniform y el 100 % con he_normal" in es  # 4 of 7 and 7 of 7 correct runs fail it
+    holds = msg("ui.and", head=msg("ui.holds_one", holds=3, seeds=7, init="he_uniform"),
+                last=msg("ui.holds_one", holds=0, seeds=7, init="he_normal"))
+    fail = msg("ui.and", head=msg("criterion.fail_one", share="57", init="he_uniform"),  # 4 of 7 and 7 of 7 correct runs fail it
+               last=msg("criterion.fail_one", share="100", init="he_normal"))
+    # the machine, the date, the seeds, what held and what scoring would fail; the differences' figures in between
+    measured = msg("criterion.measured", **MACHINE, seeds=7, differences="\0", holds=holds, fail=fail)
+    before, after = render(measured, "es").split("\0")
+    assert es.startswith(before) and after in es
     assert "homework.measured" not in es and "5 semillas" not in es
     en = criterion_paragraph(reference_rubric, "en", found)
-    assert "with 7 seeds" in en and "57% with he_uniform" in en and spanish_words(en) == [] and untranslated(en) == []
+    before, after = render(measured, "en").split("\0")
+    assert en.startswith(before) and after in en and spanish_words(en) == [] and untranslated(en) == []
     # the report's own page quotes it: ui_texts is what the template reads
     from grader.report.student import ui_texts
     assert ui_texts(reference_rubric, "es", found)["noise"] == es
@@ -90,16 +97,20 @@ def test_another_protocol_or_data_finds_no_calibration_and_the_report_says_so(re
     stricter = replace(reference_rubric, homework=replace(reference_rubric.homework, criterion_pp=0.1))
     assert load_calibration(tmp_path, stricter, "c" * 64)["he_uniform"]["holds"] == 2
     es = criterion_paragraph(reference_rubric, "es", None)
-    assert "aún no ha medido" in es and "rubric.json, homework.measured" in es and "(5 semillas)" in es
-    assert ("he_uniform − glorot_uniform dio en promedio −0.06 pp (IC 95 % −0.75 … +0.63) y he_normal − glorot_uniform "
-            "+0.58 pp (IC 95 % −1.31 … +2.46)") in es  # the shipped table's figures, as the class has always quoted them
-    assert "el criterio se cumplió en 1 de 5 semillas para cada variante de He" in es
+    # the shipped table's figures, as the class has always quoted them
+    differences = msg("ui.and", head=msg("ui.noise_first", init="he_uniform", baseline="glorot_uniform", mean="−0.06",
+                                         low="−0.75", high="+0.63"),
+                      last=msg("ui.noise_next", init="he_normal", baseline="glorot_uniform", mean="+0.58", low="−1.31",
+                               high="+2.46"))
+    shipped = msg("criterion.shipped", file=reference_rubric.source.name, seeds=5, differences=differences,
+                  holds=msg("ui.holds_each", holds=1, seeds=5))
+    assert reference_rubric.source.name == "rubric.json" and es.startswith(render(shipped, "es"))
     assert "Medido en esta máquina" not in es and "aula-7" not in es
     en = criterion_paragraph(reference_rubric, "en", None)
-    assert "has not measured" in en and "not on this machine" in en and spanish_words(en) == []
+    assert en.startswith(render(shipped, "en")) and spanish_words(en) == []
     empty = replace(reference_rubric, homework=replace(reference_rubric.homework, measured=replace(
         reference_rubric.homework.measured, val_accuracy_pct={})))
-    assert "no trae una tabla medida" in criterion_paragraph(empty, "es", None)
+    assert criterion_paragraph(empty, "es", None) == render(msg("criterion.unmeasured"), "es")
 
 
 def test_a_corrupt_or_foreign_store_file_is_ignored(reference_rubric, tmp_path):
@@ -127,11 +138,13 @@ def test_calibrate_help_and_usage_in_either_language(capsys, monkeypatch):
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(name, raising=False)
     code, out, _ = _cli(["calibrate", "--help", "--lang", "en"], capsys)
-    assert code == 0 and "grade calibrate" in out and "default 10" in out and spanish_words(out) == []
+    flat = lambda out: " ".join(out.split())  # argparse wraps at the terminal's width
+    seeds = msg("cli.calibrate_seeds", default=10)
+    assert code == 0 and "grade calibrate" in out and render(seeds, "en") in flat(out) and spanish_words(out) == []
     code, out, _ = _cli(["calibrate", "--help"], capsys)
-    assert code == 0 and "semillas" in out and "por defecto 10" in out
+    assert code == 0 and render(seeds, "es") in flat(out)
     code, out, err = _cli(["calibrate", "--seeds", "1", "--lang", "en"], capsys)
-    assert code == 2 and "--seeds must be between 2 and 50" in err and out == ""
+    assert code == 2 and render(msg("cli.calibrate_seeds_range", max=50), "en") in err and out == ""
 
 
 # --- which runs go batched ----------------------------------------------------------------------
@@ -227,13 +240,16 @@ def test_grade_calibrate_writes_calibration_json_the_page_and_the_store(referenc
     assert {"machine", "cpu", "cores", "date", "tf"} <= set(cal["measured_on"]) and cal["measured_on"]["trained"] == "batched"
     page = (out / "calibration.html").read_text()
     assert "default-src 'none'" in page and "<script" not in page and "data:image/png;base64," in page
-    assert "scoring this criterion would fail" in page and spanish_words(re.sub(r"data:image/png;base64,[^\"]+", "", page)) == []
+    would_fail = render(msg("calibrate.page.advice", init="\0", share="\0", holds=0, seeds=3), "en").split("\0")[1]
+    assert would_fail in page and spanish_words(re.sub(r"data:image/png;base64,[^\"]+", "", page)) == []
     rubric = reference_rubric.with_protocol(epochs=1)
     stored = load_calibration(cache, rubric, subset.checksum)
     assert stored is not None and stored["he_normal"]["per_seed"] == cal["he_normal"]["per_seed"]
     assert accuracy_table(cal, rubric)[0]["seed"] == 42
     text = criterion_paragraph(rubric, "es", stored)
-    assert cal["measured_on"]["date"] in text and "con 3 semillas" in text and cal["measured_on"]["machine"] in text
+    where = {key: cal["measured_on"][key] for key in ("machine", "cpu", "cores", "date", "tf")}
+    measured = render(msg("criterion.measured", **where, seeds=3, differences="\0", holds="", fail=""), "es").split("\0")[0]
+    assert text.startswith(measured)  # the date, the machine and its 3 seeds
     assert load_calibration(cache, reference_rubric, subset.checksum) is None  # 20 epochs: never measured
 
 

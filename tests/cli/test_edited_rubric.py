@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from grader import rubric as rubric_module
+from grader.messages import msg, render
 from grader.pipeline import Options, grade, load_rubric
 
 from ..helpers import notebook
@@ -64,7 +65,9 @@ def test_edited_rubric_grades_consistently(edited, subset, cache_dir, tmp_path):
                     "hw_histories", "hw_kernel_norms", "hw_retrain_reproduces"):
         assert checks[passing]["status"] == "pass", (passing, checks[passing]["message"])
     assert "[256, 128, 10]" in checks["hw_architecture"]["title"] and "[256, 128, 10]" in checks["hw_architecture"]["message"]
-    assert checks["hw_histories"]["message"].startswith("3 épocas por inicializador")
+    coherent = {render(msg(f"check.hw_histories.{key}", epochs=3, tol=edited.tolerances.val_accuracy_pp), "es")
+                for key in ("pass", "pass_claim", "pass_retrained")}  # 3 epochs per initializer, whatever it is compared with
+    assert checks["hw_histories"]["message"] in coherent
     assert saved["retraining"]["protocol"]["epochs"] == 3
     assert all(len(run["history"]["val_accuracy"]) == 3 for run in saved["retraining"]["runs"].values())
     assert [len(run["kernel_norms_after"]) for run in saved["retraining"]["runs"].values()] == [3, 3, 3]

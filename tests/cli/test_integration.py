@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from grader.messages import render
+from grader.messages import msg, render
 from grader.kinds import RetrainMode
 from grader.pipeline import Options, grade
 from grader.report.student import inline_code
@@ -49,7 +49,7 @@ def test_alice_passes_every_check(graded):
     assert all({"id", "status", "points", "max_points", "message", "mistakes", "evidence"} <= c.keys() for c in saved["checks"])
     assert saved["data"]["subset"] is True
     html = (folder / "report.html").read_text()
-    assert "Informe de corrección" in html and "data:image/png;base64," in html
+    assert render(msg("ui.title"), "es") in html and "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html
     # each verdict is one click from the cell behind it, and that cell links back to the verdict
     notebook = (folder / "notebook.html").read_text()
@@ -80,11 +80,14 @@ def test_bob_gets_each_mistake_with_the_class_fix(graded, reference_rubric):
     assert "Pase el argumento a cada capa" in html and "El bias debe arrancar en zeros" in html
     assert "Estás usando" not in html and "por default" not in html  # one register, and no English in the Spanish
     # the collapse is said first, with its cause and the line to change (issue: bob's report is the test)
-    first = html.index("Primero, esto")
-    assert first < html.index('id="s-summary"') and "son un mismo modelo" in html[first:html.index('id="s-summary"')]
-    assert "Solución: Dense(..., kernel_initializer=kernel_initializer) en cada capa." in html
+    first = html.index(render(msg("ui.first"), "es"))
+    # the names, what coincides and the cause vary: the sentence between the names and what coincides
+    one_model = render(msg("collapse.message", names="\0", identical="\0", accuracy="", cause=""), "es").split("\0")[1]
+    assert first < html.index('id="s-summary"') and one_model in html[first:html.index('id="s-summary"')]
+    assert render(msg("collapse.cause.initializer_argument_ignored", declared="\0"), "es").split("\0")[1] in html  # the fix
     by_id = {c.id: c for c in result.checks}
-    assert by_id["hw_he_criterion"].status == "warn" and "No compara nada" in render(by_id["hw_he_criterion"].message, "es")
+    compares_nothing = render(msg("check.hw_he_criterion.collapsed", names="\0", grader=""), "es").split("\0")[0]
+    assert by_id["hw_he_criterion"].status == "warn" and render(by_id["hw_he_criterion"].message, "es").startswith(compares_nothing)
     assert by_id["hw_norms_similar"].status == "warn" and by_id["hw_norms_similar"].points == 0.0
     assert by_id["hw_retrain_reproduces"].status == "warn"  # its points kept, but no green card for He models that are not He
     assert 'id="noise"' not in html  # no seed-noise paragraph for a model compared with itself
@@ -93,7 +96,7 @@ def test_bob_gets_each_mistake_with_the_class_fix(graded, reference_rubric):
     gains = [float(g) for g in re.findall(r'class="gain">\+(\d+(?:\.\d+)?) punto', fix_first)]
     assert gains and gains == sorted(gains, reverse=True)
     assert "glorot_with_relu" not in codes
-    assert "√(6/fan_in)" in html
+    assert render(msg("check.ex1_limit.cause_fan_in", fan_in=reference_rubric.exercise1.fan_in), "es") in html
     assert 0 < result.score < result.max_score
 
 
@@ -101,7 +104,7 @@ def test_bob_gets_each_mistake_with_the_class_fix(graded, reference_rubric):
 def test_carol_module_grades_like_alice(graded):
     carol, carol_folder = graded("carol")
     module = (carol_folder / "notebook.html").read_text()  # a .py: its source and what it printed
-    assert "módulo .py" in module and "build_model</span>" in module and 'id="cell-1"' in module
+    assert render(msg("ui.nb.trust_py"), "es") in module and "build_model</span>" in module and 'id="cell-1"' in module
     assert "val_accuracy =" in module  # what it printed
     alice, _ = graded("alice")
     assert statuses(carol) == statuses(alice)
@@ -116,8 +119,8 @@ def test_starter_grades_without_crashing(graded):
     s = statuses(result)
     assert result.status == "graded"
     limit = next(c for c in result.checks if c.id == "ex1_limit").to_json("es")
-    assert s["ex1_limit"] == "fail" and "no está definido" not in limit["message"]  # defined, but None
-    assert "ex1_limit debe ser un número" in limit["message"]
+    assert s["ex1_limit"] == "fail" and render(msg("extract.not_defined"), "es") not in limit["message"]  # defined, but None
+    assert render(msg("extract.want_number", where="ex1_limit", kind="None"), "es") in limit["message"]
     assert all(v in ("fail", "warn", "skipped") for k, v in s.items())
     # the starter leaves its optional names at None: they are not graded and cost nothing
     assert s["ex1_bias_zeros"] == s["ex1_conv_limit"] == "skipped"
@@ -139,13 +142,13 @@ def test_invalid_notebook_is_a_result_not_a_crash(subset, reference_rubric, tmp_
     result = grade(bad, reference_rubric, Options(out=tmp_path / "out", data_dir=str(subset.folder), cache_dir=None, quiet=True))
     assert result.status == "invalid_submission" and "JSON" in render(result.message, "es")
     assert json.loads((tmp_path / "out" / "dave" / "result.json").read_text())["status"] == "invalid_submission"
-    assert "entrega inválida" in (tmp_path / "out" / "dave" / "report.html").read_text()
+    assert render(msg("ui.grade_status.invalid_submission"), "es") in (tmp_path / "out" / "dave" / "report.html").read_text()
 
 
 def test_cli_usage_errors_exit_nonzero(tmp_path):
     cli = [sys.executable, "-m", "grader"]
     missing = subprocess.run(cli + [str(tmp_path / "nope.ipynb")], capture_output=True, text=True)
-    assert missing.returncode == 2 and "no existe" in missing.stderr
+    assert missing.returncode == 2 and render(msg("submission.no_such_file", path=str(tmp_path / "nope.ipynb")), "es") in missing.stderr
     wrong = tmp_path / "x.txt"
     wrong.write_text("hi")
     assert subprocess.run(cli + [str(wrong)], capture_output=True, text=True).returncode == 2
@@ -161,7 +164,7 @@ def test_cli_grades_in_english(subset, cache_dir, tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     html = (tmp_path / "o" / "erin" / "report.html").read_text()
-    assert 'lang="en"' in html and "Grading report" in html and "LeCun" in html
+    assert 'lang="en"' in html and render(msg("ui.title"), "en") in html and "LeCun" in html
 
 
 DAVE = [
@@ -205,15 +208,19 @@ def test_initializers_written_other_ways_are_named_in_the_report(subset, referen
     assert {"wrong_fan_mode", "not_variance_scaling", "fixed_seed"} <= set(declared.mistakes)
     assert "glorot_with_relu" not in declared.mistakes and "initializer_argument_ignored" not in declared.mistakes
     html = (tmp_path / "out" / "dave" / "report.html").read_text()
-    for number in ("he_uniform usa mode=fan_in, y usted usa mode=fan_avg", "+45 %, +20 %, +33 %, +33 %, +67 %",
-                   "se multiplica por 5.1", "seed=5 en las capas 1, 2, 3, 4, 5", "|r| = 1.00",
-                   "random_uniform(-0.05, 0.05) no es de la familia VarianceScaling"):
-        assert number in html, number
+    effect = msg("diagnosis.effect", expected="he_uniform", layers=5, ratios="+45 %, +20 %, +33 %, +33 %, +67 %",
+                 found_factor="5.1", expected_factor="1", trend=msg("diagnosis.trend.explodes"),
+                 activation=msg("diagnosis.with_activation", activation="ReLU"))
+    fixed = msg("diagnosis.fixed_variance", found="random_uniform(-0.05, 0.05)", expected="\0")
+    for said in (msg("diagnosis.differs.mode", expected="he_uniform", want="fan_in", got="fan_avg"), effect,
+                 msg("diagnosis.seed_shared", seed=5, layers="1, 2, 3, 4, 5"), msg("diagnosis.seed_correlation", r=1.0)):
+        assert render(said, "es") in html, render(said, "es")
+    assert render(fixed, "es").split("\0")[0] in html  # as against whichever initializer it stands for
     for code in ("wrong_fan_mode", "not_variance_scaling", "fixed_seed"):
         assert reference_rubric.mistake(code, "fix", "es")[:40] in html, code
     assert by_id["ex1_bias_zeros"].status == "pass"  # graded through ex1_layer
     assert by_id["ex1_conv_limit"].status == "skipped" and by_id["ex1_conv_limit"].max_points == 0.0
-    assert result.max_score == reference_rubric.max_score - 1 and "no cuenta en la nota" in html
+    assert result.max_score == reference_rubric.max_score - 1 and render(msg("ui.not_counted"), "es") in html
 
 
 @pytest.mark.slow
@@ -235,6 +242,6 @@ def test_a_notebook_out_of_time_after_the_work_keeps_its_points(subset, referenc
     assert [c["status"] for c in result.execution["cells"]] == ["ok", "timeout", "not_run"]
     assert result.execution["harvested"] is True
     html = (tmp_path / "out" / "late" / "report.html").read_text()
-    assert "los veredictos de abajo cubren solo lo que corrió" in html
-    assert "Celdas que no llegaron a correr: 3" in html and "Celdas que no corrieron:</strong> 3" in html
+    assert render(msg("run.timeout_partial", not_run="3"), "es") in html
+    assert f"{render(msg('ui.cells_not_run'), 'es')}:</strong> 3" in html
     assert result.execution["duration_s"] < 48 + 15

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader.messages import render
+from grader.messages import msg, render
 from grader.selfcheck import check
 
 from ..conftest import ROOT
@@ -40,11 +40,12 @@ def test_check_on_live_objects(subset, tmp_path):
     assert statuses["ex1_kernel_distribution"] == "pass" and statuses["ex1_limit"] == "fail"
     assert statuses["hw_initial_distribution"] == "pass" and statuses["hw_declared_initializers"] == "pass"
     retrain = next(c for c in result.checks if c.id == "hw_retrain_reproduces")
-    assert retrain.status == "warn" and "autorrevisión no entrena" in render(retrain.message, "es")
+    not_trained = render(msg("retrain.self_check_not_cached", why="\0"), "es").split("\0")[1]  # after the reason
+    assert retrain.status == "warn" and not_trained in render(retrain.message, "es")
     assert result.sandbox["level"] == "none"
     saved = json.loads((tmp_path / "out" / result.student / "result.json").read_text())
-    assert saved["sandbox"]["note"] == "autorrevisión: su propio código, ejecutado sin sandbox en su máquina (objetos en memoria)"
-    assert "SIN sandbox" in (tmp_path / "out" / result.student / "report.html").read_text()
+    assert saved["sandbox"]["note"] == render(msg("selfcheck.note_live"), "es")
+    assert render(msg("ui.sandbox_none"), "es") in (tmp_path / "out" / result.student / "report.html").read_text()
 
 
 def test_check_from_inside_a_real_notebook(subset, tmp_path):
@@ -55,7 +56,7 @@ def test_check_from_inside_a_real_notebook(subset, tmp_path):
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "wrong_limit" in text and "SCORE" in text
-    assert "autorrevisión" in text
+    assert render(msg("selfcheck.note"), "es") in text  # the live note begins with it
 
 
 def test_grade_check_cli_runs_unsandboxed_with_a_note(subset, tmp_path, cache_dir):
@@ -64,17 +65,17 @@ def test_grade_check_cli_runs_unsandboxed_with_a_note(subset, tmp_path, cache_di
                            "--data-dir", str(subset.folder), "--cache", str(cache_dir)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "sin sandbox" in done.stdout and "wrong_limit" in done.stdout
-    assert "(autorrevisión: su propio código, ejecutado sin sandbox en su máquina)" in done.stdout
+    assert "wrong_limit" in done.stdout
+    assert f"({render(msg('selfcheck.note'), 'es')})" in done.stdout
     saved = json.loads((tmp_path / "o" / "mia" / "result.json").read_text())
     assert saved["sandbox"]["level"] == "none"
-    assert "SIN sandbox" in (tmp_path / "o" / "mia" / "report.html").read_text()
+    assert render(msg("ui.sandbox_none"), "es") in (tmp_path / "o" / "mia" / "report.html").read_text()
     english = subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--out", str(tmp_path / "e"), "--lang", "en",
                               "--data-dir", str(subset.folder), "--cache", str(cache_dir)],
                              capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert english.returncode == 0, english.stderr[-3000:]
-    assert "(self-check: your own code, run without a sandbox on your machine)" in english.stdout
-    assert "report: " in english.stdout and "informe:" not in english.stdout
+    assert f"({render(msg('selfcheck.note'), 'en')})" in english.stdout
+    assert render(msg("cli.report_path", path=""), "en") in english.stdout and "informe:" not in english.stdout
 
 
 @pytest.mark.sandbox

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.messages import msg, render
+
 from ..conftest import ROOT
 from ..helpers import EX1_DONE, notebook
 
@@ -101,11 +103,12 @@ def test_without_tensorflow_the_check_says_what_is_missing(student_venv, tmp_pat
     done = _run([venv / "bin" / "grade", "check", path], cwd=tmp_path, timeout=300,
                 env={**os.environ, "LANG": "es_AR.UTF-8"})
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "Este Python no tiene TensorFlow" in done.stderr and 'pip install "tensorflow>=2.16"' in done.stderr
+    no_tensorflow = msg("preflight.no_tensorflow", command='pip install "tensorflow>=2.16"')
+    assert render(no_tensorflow, "es") in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     english = _run([venv / "bin" / "grade", "check", path], cwd=tmp_path, timeout=300,
                    env={**os.environ, "LANG": "en_US.UTF-8"})
-    assert english.returncode == 2 and "This Python has no TensorFlow" in english.stderr
+    assert english.returncode == 2 and render(no_tensorflow, "en") in english.stderr
     live = _run([venv / "bin" / "python", "-c", "x = 1\nfrom grader import check\ncheck()"], cwd=tmp_path, timeout=300)
     assert live.returncode == 0 and 'pip install "tensorflow>=2.16"' in live.stdout
     assert "Traceback" not in live.stdout + live.stderr

@@ -23,7 +23,7 @@ from grader.errors import ClusterError
 from grader.retrain.plan import reference_specs
 from grader.memo import MemoStore
 from grader.memo.fitmemo import FORMAT
-from grader.messages import render
+from grader.messages import msg, render
 from grader.retrain.cache import Cache
 
 from ..conftest import ASSIGNMENTS, needs_root_sandbox
@@ -41,9 +41,9 @@ def test_facts_name_what_a_worker_must_share(subset):
     assert len(mine["rubric"]) == 64 and mine["data"] == subset.checksum
     other = dict(mine, tensorflow="2.19.0", data="0" * 64, resources={"grade": 1})
     found = [render(m, "en") for m in differences(mine, other)]
-    assert any(line.startswith("tensorflow differs (worker: 2.19.0; this machine: ") for line in found), found
-    assert any(line.startswith("data differs") for line in found)
-    assert any("does not declare the grade and train resources" in line for line in found)
+    assert render(msg("cluster.differs", what="tensorflow", worker_value="2.19.0", client_value=mine["tensorflow"]), "en") in found, found
+    assert render(msg("cluster.differs", what="data", worker_value="0" * 64, client_value=mine["data"]), "en") in found
+    assert any(render(msg("cluster.no_slots", found=str({"grade": 1})), "en") in line for line in found)
     assert differences(mine, dict(mine, resources={"grade": 1, "train": 1})) == []
     edited = (ASSIGNMENTS.parent / "reference" / "rubric.json").read_text().replace('"epochs": 20', '"epochs": 21')
     assert facts(str(subset.folder), edited)["rubric"] != mine["rubric"]  # the digest covers the client's rubric
@@ -54,18 +54,20 @@ def test_unreachable_scheduler_is_a_clear_error():
         with open_cluster(ClusterSpec(scheduler="tcp://127.0.0.1:9", connect_timeout_s=2)):
             pass
     text = caught.value.render("es")
-    assert "no se pudo conectar con el planificador Dask tcp://127.0.0.1:9" in text and "dask scheduler" in text
+    unreachable = render(msg("cluster.unreachable", address="tcp://127.0.0.1:9", error="\0"), "es").split("\0")[0]  # the error varies
+    assert unreachable in text and render(msg("cluster.start_hint"), "es") in text
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["assignments/alice.ipynb", "--scheduler", "tcp://127.0.0.1:8786"], "corrigen una carpeta de entregas"),
-    (["assignments", "--scheduler", "tcp://127.0.0.1:8786", "--cluster", "local"], "no los dos"),
+    (["assignments/alice.ipynb", "--scheduler", "tcp://127.0.0.1:8786"], lambda path: msg("cli.cluster_needs_folder", path=path)),
+    (["assignments", "--scheduler", "tcp://127.0.0.1:8786", "--cluster", "local"], lambda path: msg("cli.cluster_both")),
 ])
 def test_cluster_flags_are_checked_before_anything_runs(argv, says, capsys):
     from grader.cli import main
 
-    assert main([str(ASSIGNMENTS.parent / argv[0]), *argv[1:]]) == 2
-    assert says in capsys.readouterr().err
+    path = str(ASSIGNMENTS.parent / argv[0])
+    assert main([path, *argv[1:]]) == 2
+    assert render(says(path), "es") in capsys.readouterr().err
 
 
 def test_runs_asked_counts_protocol_exercise_and_extra_seed_runs():
@@ -85,8 +87,10 @@ def test_a_worker_without_slots_is_refused_by_name(subset, tmp_path):
                                str(tmp_path / "out"), "--data-dir", str(subset.folder), "--lang", "en"],
                               capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr[-2000:]
-    assert "would not grade as this machine does" in done.stderr and "does not declare the grade and train" in done.stderr
-    assert "worker tcp://127.0.0.1:" in done.stderr and not (tmp_path / "out" / "ana").exists()
+    unfit = render(msg("cluster.unfit", n=987, problems=""), "en").split("987")[0]  # before the count
+    assert unfit in done.stderr and render(msg("cluster.no_slots", found="{}"), "en") in done.stderr
+    worker = render(msg("cluster.worker", address="\0", host=""), "en").split("\0")[0]
+    assert f"{worker}tcp://127.0.0.1:" in done.stderr and not (tmp_path / "out" / "ana").exists()
 
 
 # -- what the client accepts from a worker -----------------------------------------------------
@@ -226,18 +230,19 @@ def test_local_cluster_grades_and_a_new_cluster_trains_nothing(subset, reference
     first = subprocess.run(grade_command(folder, tmp_path / "out", cache, subset, "--cluster", "local", "--jobs", "2"),
                            capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "corregidas ahora: 2 · sin cambios: 0" in first.stdout
+    assert render(msg("batch.counts", now=2, reused=0), "es") in first.stdout
     references = len(reference_specs(reference_rubric))
-    assert f"entrenando primero en el clúster {references} corridas de referencia" in first.stderr
+    assert render(msg("cluster.references", n=references), "es") in first.stderr
     # ana has no models of her own: her retraining is the reference runs, already trained
-    assert f"entrenamientos: {references} calculados en el clúster" in first.stderr, first.stderr[-3000:]
+    trainings = lambda computed: render(msg("cluster.trainings", computed=computed, asked=987), "es").split("987")[0]
+    assert trainings(references) in first.stderr, first.stderr[-3000:]
     ana = json.loads((tmp_path / "out" / "ana" / "result.json").read_text())
     assert ana["status"] == "graded" and ana["cluster"]["worker"].startswith("tcp://127.0.0.1:")
     again = subprocess.run(grade_command(folder, tmp_path / "out2", cache, subset, "--cluster", "local", "--jobs", "2"),
                            capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "entrenamientos: 0 calculados en el clúster" in again.stderr, again.stderr[-3000:]
-    assert "corridas de referencia" not in again.stderr
+    assert trainings(0) in again.stderr, again.stderr[-3000:]
+    assert render(msg("cluster.references", n=987), "es").split("987")[0] not in again.stderr
     assert comparable(tmp_path / "out2") == comparable(tmp_path / "out")
 
 
@@ -275,7 +280,7 @@ def test_real_scheduler_and_workers_survive_a_killed_worker_and_a_killed_client(
         output, _ = client.communicate(timeout=900)
         assert killed is not None, output[-3000:]
         assert client.returncode == 0, output[-3000:]
-        assert "corregidas ahora: 4 · sin cambios: 0" in output
+        assert render(msg("batch.counts", now=4, reused=0), "es") in output
         assert_same(local_out, out)
         gone = time.monotonic() + 60  # its grading process got SIGTERM with its parent, and stopped its sandbox
         while Path(f"/proc/{orphan}").exists() and time.monotonic() < gone:
@@ -295,7 +300,7 @@ def test_real_scheduler_and_workers_survive_a_killed_worker_and_a_killed_client(
         rerun = subprocess.run(grade_command(folder, out2, cache, subset, "--scheduler", address),
                                capture_output=True, text=True, timeout=900)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
-        assert f"corregidas ahora: {4 - len(finished)} · sin cambios: {len(finished)}" in rerun.stdout
+        assert render(msg("batch.counts", now=4 - len(finished), reused=len(finished)), "es") in rerun.stdout
         assert_same(local_out, out2)
     finally:
         cluster.stop()

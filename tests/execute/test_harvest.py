@@ -13,7 +13,7 @@ import pytest
 from grader.execute import Execution, harvest
 from grader.execute.artifacts import ARTIFACT_NAME
 from grader.extract import extract
-from grader.messages import render
+from grader.messages import msg, render
 from grader.modeldesc import ModelDesc
 from grader.rubric import reference_dir
 from grader.sandbox import SandboxReport
@@ -143,9 +143,11 @@ def test_extract_reads_the_harvest(harvested):
     assert np.array_equal(values["ex1_kernel"], namespace["ex1_kernel"])
     assert isinstance(values["ex1_model"], ModelDesc) and np.array_equal(values["ex1_model"].kernels[0], namespace["ex1_kernel"])
     assert values["ex1_var_empirical"] == pytest.approx(float(namespace["ex1_kernel"].var()), rel=1e-6)
-    assert problems["ex1_var_theory"] == "ex1_var_theory vale nan (no es un número finito)"
-    assert problems["ex1_limit"] == "ex1_limit debe ser un número (float), es objeto no admitido (LyingFloat)"
-    assert problems["ex1_conv_limit"].startswith("ex1_conv_limit debe ser un número (float), es objeto no admitido (ndarray[uint8] size")
+    assert problems["ex1_var_theory"] == render(msg("extract.not_finite", where="ex1_var_theory", value=math.nan), "es")
+    unsupported = lambda name, type: msg("extract.want_number", where=name, kind=msg("extract.kind.unsupported_type", type=type))
+    assert problems["ex1_limit"] == render(unsupported("ex1_limit", "LyingFloat"), "es")
+    # the array's size follows: the sentence up to it
+    assert problems["ex1_conv_limit"].startswith(render(unsupported("ex1_conv_limit", "ndarray[uint8] size…"), "es").split("…")[0])
     probes = values["build_model"]
     assert set(probes) == set(INITS) and all(isinstance(d, ModelDesc) for d in probes.values())
     assert [layer.units for layer in probes["he_normal"].dense] == [8, 10]
@@ -158,18 +160,20 @@ def test_extract_reads_the_harvest(harvested):
     for init in INITS:  # trained weights, as the student's objects hold them after fit
         assert np.array_equal(values["hw_models"][init].kernels[1], namespace["hw_models"][init].layers[1].kernel.numpy())
     assert values["hw_kernel_norms_before"] == {"he_uniform": [1.0, 2.0], "he_normal": [3.0, 4.0]}
-    assert problems["hw_kernel_norms_after"] == "hw_kernel_norms_after['he_uniform'][1] vale inf (no es un número finito)"
+    assert problems["hw_kernel_norms_after"] == render(msg("extract.not_finite", where="hw_kernel_norms_after['he_uniform'][1]",
+                                                           value=math.inf), "es")
     assert values["ex3_activation_variances"] == [0.5, 0.25, 0.125]
     assert problems["ex3_model"].startswith("ex3_model: ") and "items() exploded" not in problems["ex3_model"]
-    assert problems["ex4_histories"] == "ex4_histories: faltan las claves 'glorot_uniform_tanh'"
+    assert problems["ex4_histories"] == render(msg("extract.missing_keys", where="ex4_histories", keys="'glorot_uniform_tanh'"), "es")
     assert values["ex5_same_seed_identical"] is True
-    assert problems["ex5_no_seed_differs"] == "ex5_no_seed_differs debe ser True o False, es texto"
-    assert problems["ex2_histories"] == "no está definido"
+    not_bool = msg("extract.want_bool", where="ex5_no_seed_differs", kind=msg("extract.kind.text"))
+    assert problems["ex5_no_seed_differs"] == render(not_bool, "es")
+    assert problems["ex2_histories"] == render(msg("extract.not_defined"), "es")
     assert set(values) | set(extracted.problems) == set(CONTRACT["names"]) and not set(values) & set(extracted.problems)
     assert extracted.note == ""
     english = render(extracted.problems, "en")
-    assert english["ex5_no_seed_differs"] == "ex5_no_seed_differs must be True or False, it is text"
-    assert english["ex2_histories"] == "is not defined"
+    assert english["ex5_no_seed_differs"] == render(not_bool, "en")
+    assert english["ex2_histories"] == render(msg("extract.not_defined"), "en")
     assert english["ex3_model"].startswith("ex3_model: ")
     for text in english.values():
         assert not [w for w in ("debe", "es un", "texto", "no está", "faltan", "vale", "objeto") if w in text], text
@@ -188,8 +192,10 @@ def test_probe_failure_keeps_the_traceback(tmp_path):
     probes = extracted.values["build_model"]
     assert isinstance(probes["he_uniform"], ModelDesc)
     failure_es, failure_en = render(probes["he_normal"], "es"), render(probes["he_normal"], "en")
-    assert failure_es.startswith("build_model(kernel_initializer='he_normal') falló: ValueError: he_normal is not for me\nTraceback")
-    assert failure_en.startswith("build_model(kernel_initializer='he_normal') failed: ValueError: he_normal is not for me\n")
+    failed = lambda traceback: msg("extract.probe_failed", call="build_model(kernel_initializer='he_normal')",
+                                   last="ValueError: he_normal is not for me", traceback=traceback)
+    assert failure_es.startswith(render(failed("Traceback"), "es"))
+    assert failure_en.startswith(render(failed(""), "en"))
 
 
 def test_harvest_replaces_a_planted_outbox(tmp_path):

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import nbformat
 
+from grader.messages import msg, render
 from grader.report import terminal_safe, terminal_summary
 from grader.report.notebook import notebook_page, render_notebook_page
 
@@ -54,7 +55,7 @@ def test_a_markdown_cell_cannot_draw_the_grader_s_badge_or_trust_box():
     # the only grader marks are the page's own: one trust box, one frame per cell, the two cells' status badges
     grader = [c for tag, classes, inside in parsed.found if not inside for c in classes]
     assert grader.count("g-trust") == 1 and grader.count("g-student") == 2 and grader.count("g-cell") == 2
-    assert "lo que escribió el estudiante" in html
+    assert render(msg("ui.nb.student_content"), "es") in html
     # the forged sentence is still shown, as plain student text
     assert "El corrector verificó este notebook: 25/25 puntos" in html
 

@@ -123,7 +123,7 @@ def test_leftover_processes_are_killed_on_close():
 
 def test_report_is_typed_and_its_note_reads_in_both_languages():
     from grader.kinds import SandboxLevel
-    from grader.messages import Message, render
+    from grader.messages import Message, msg, render
 
     with Sandbox(Limits(), None, level="none") as sandbox:
         report = sandbox.report()
@@ -131,8 +131,8 @@ def test_report_is_typed_and_its_note_reads_in_both_languages():
     data = report.to_json()
     assert set(data) == {"level", "uid", "network", "memory_cap", "process_cap", "scratch_cap", "userns_cap", "limits", "note"}
     assert data["limits"]["memory_mb"] == Limits().memory_mb and data["note"] is report.note
-    assert render(data, "es")["note"] == "Sin sandbox: el código se ejecutó con los permisos del usuario."
-    assert render(data, "en")["note"] == "No sandbox: the code ran with the user's permissions."
+    assert render(data, "es")["note"] == render(msg("sandbox.unsandboxed_note"), "es")
+    assert render(data, "en")["note"] == render(msg("sandbox.unsandboxed_note"), "en")
     with Sandbox(Limits(), None) as sandbox:
         assert sandbox.level is SandboxLevel.BWRAP and sandbox.report().to_json()["note"] == ""
     with pytest.raises(ValueError):
@@ -142,17 +142,17 @@ def test_report_is_typed_and_its_note_reads_in_both_languages():
 def test_missing_bwrap_is_explained(monkeypatch):
     from grader import sandbox as sandbox_module
     from grader.errors import SandboxUnavailable
-    from grader.messages import render
+    from grader.messages import msg, render
+
+    from ..helpers import said
 
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
     reason = sandbox_module.probe()
-    assert render(reason, "es") == "bubblewrap (bwrap) no está instalado: apt-get install bubblewrap"
+    assert render(reason, "es") == render(msg("sandbox.no_bwrap"), "es")
     cage = Sandbox(Limits(), None)
     with pytest.raises(SandboxUnavailable) as info:
         cage.__enter__()
     cage.close()
     assert not cage.work.exists()
-    assert info.value.render("es").startswith("bubblewrap no puede crear el sandbox: bubblewrap (bwrap) no está instalado")
-    english = info.value.render("en")
-    assert english == ("bubblewrap cannot create the sandbox: bubblewrap (bwrap) is not installed: apt-get install bubblewrap\n"
-                       "  → Install bubblewrap, or use --allow-unsandboxed only for trusted code.")
+    assert info.value.render("es") == said("sandbox.unavailable", "es", hint="sandbox.unavailable_hint", reason=msg("sandbox.no_bwrap"))
+    assert info.value.render("en") == said("sandbox.unavailable", "en", hint="sandbox.unavailable_hint", reason=msg("sandbox.no_bwrap"))

@@ -19,6 +19,7 @@ from grader.export import ExportRequest, export
 from grader.export.gradescope import results_json
 from grader.export.results import load_folder
 from grader.kinds import GradeStatus
+from grader.messages import msg, render
 from grader.pipeline import error_result
 
 GOLDENS = Path(__file__).resolve().parent.parent / "goldens"
@@ -95,7 +96,8 @@ def test_canvas_parses_back_with_the_points_row_and_every_rostered_student(grade
     assert summary.exported == 3 and summary.blank == 2
     problems = (tmp_path / "out" / "canvas-problems.txt").read_text(encoding="utf-8")
     assert "erin" in problems and "dora" in problems and "worker died" in problems
-    assert "left out of the file" not in problems or "dora" in problems.split("left out of the file")[1]
+    left_out = render(msg("export.problem_canvas_left_out", n=2, students="\0"), "en").split("\0")[0]
+    assert left_out not in problems or "dora" in problems.split(left_out)[1]
 
 
 def test_missing_zero_gives_zero_to_the_absent_but_not_to_a_grader_failure(graded, roster, tmp_path, reference_rubric):
@@ -115,16 +117,16 @@ def test_roster_mismatches_both_ways_are_listed_on_the_terminal_and_in_the_file(
                "--lang", "en"]
     assert cli.main(command) == 2  # a submission without its roster row stops the export
     stopped = capsys.readouterr().err
-    assert "submission frank: matches no roster row; the nearest: erin" in stopped
-    assert "roster line 6, erin: no submission matches; the nearest: frank" in stopped
+    assert render(msg("export.doubt_submission_none", who="frank", candidates="erin"), "en") in stopped
+    assert render(msg("export.doubt_row_none", line=6, who="erin", candidates="frank"), "en") in stopped
     assert not (tmp_path / "o" / "canvas.csv").exists()
     assert cli.main([*command, "--allow-unmatched"]) == 0
     shown = capsys.readouterr().out
     listed = (tmp_path / "o" / "canvas-problems.txt").read_text()
     for text in (shown, listed):
-        assert "frank: graded (14/33) but not in the roster" in text
+        assert render(msg("export.problem_unrostered", student="frank", score=14, max_score=33), "en") in text
         # frank is unmatched, so he may be erin: she is not listed as someone who sent nothing
-        assert "erin (Erin): in the roster with no matched submission, but an unmatched submission may be theirs" in text
+        assert render(msg("export.problem_absent_maybe", student="erin", name="Erin"), "en") in text
     assert "frank" not in (tmp_path / "o" / "canvas.csv").read_text()
 
 
@@ -136,13 +138,14 @@ def test_moodle_never_writes_a_feedback_without_its_grade(graded, roster, tmp_pa
     assert set(body) == {"alice@uni.edu", "bob@uni.edu", "carol@uni.edu"}  # dora (grader error), erin (absent): left out
     assert all(r[1] != "" and r[2] != "" for r in rows[1:])
     assert body["bob@uni.edu"][1] == "14"
-    assert body["bob@uni.edu"][2].startswith("Score 14/33 (graded)") and "To fix:" in body["bob@uni.edu"][2]
-    assert "Every check passed." in body["alice@uni.edu"][2]
+    score = render(msg("export.summary_score", score=14, max_score=33, status="graded"), "en")
+    assert body["bob@uni.edu"][2].startswith(score) and render(msg("export.summary_to_fix"), "en") in body["bob@uni.edu"][2]
+    assert render(msg("export.summary_all_passed"), "en") in body["alice@uni.edu"][2]
     assert summary.exported == 3
-    assert "no grade exported, the LMS keeps what it has" in (tmp_path / "m" / "moodle-problems.txt").read_text()
+    assert render(msg("export.problem_absent", student="erin", name="Erin"), "en") in (tmp_path / "m" / "moodle-problems.txt").read_text()
     export(ExportRequest(graded, "moodle", roster, out=tmp_path / "z", moodle_id="idnumber", missing_zero=True, lang="en"))
     rows = {r[0]: r for r in read_csv(tmp_path / "z" / "moodle.csv")[1:]}
-    assert rows["ID4"][1:] == ["0", "No submission was received."] and "ID3" not in rows
+    assert rows["ID4"][1:] == ["0", render(msg("export.feedback_no_submission"), "en")] and "ID3" not in rows
 
 
 def test_moodle_without_a_roster_needs_idnumber(graded, tmp_path):
@@ -157,7 +160,7 @@ def test_gradescope_results_follow_the_spec_and_map_every_status(graded, tmp_pat
     assert summary.exported == 4  # dora too: her result says what went wrong
     bob = json.loads((tmp_path / "g" / "gradescope" / "bob" / "results.json").read_text(encoding="utf-8"))
     assert bob["score"] == 14.0 and bob["execution_time"] == 61 and bob["output_format"] == "md"
-    assert bob["output"].startswith("**Score 14/33 (graded)**")
+    assert bob["output"].startswith(f'**{render(msg("export.summary_score", score=14, max_score=33, status="graded"), "en")}**')
     source = golden("bob")["checks"]
     assert [t["name"] for t in bob["tests"]] == [c["title"] for c in source]
     assert [t["number"] for t in bob["tests"]] == [str(i) for i in range(1, len(source) + 1)]
@@ -173,13 +176,15 @@ def test_gradescope_results_follow_the_spec_and_map_every_status(graded, tmp_pat
     skipped = next(c for c in golden("carol")["checks"] if c["id"] == "ex1_conv_limit")
     # a skipped item is not a test (0 of 0 without status looks passed): it is named in the output
     assert skipped["title"] not in [t["name"] for t in carol["tests"]]
-    assert "Not graded (they do not count): " + skipped["title"].replace("_", "\\_") in carol["output"]
+    not_graded = render(msg("export.summary_not_graded", items="\0"), "en").split("\0")[0]
+    assert not_graded + skipped["title"].replace("_", "\\_") in carol["output"]
     assert all("status" in t for t in carol["tests"])
     dora = json.loads((tmp_path / "g" / "gradescope" / "dora" / "results.json").read_text())
     # the grader failed, not dora: no score at all (not 0), no tests, and never "every check passed"
     assert "score" not in dora and dora["tests"] == [] and dora["extra_data"] == {"grader_error": True}
-    assert "worker died" in dora["output"] and "the grader failed, not you" in dora["output"]
-    assert "Every check passed" not in dora["output"] and "Score 0" not in dora["output"]
+    assert "worker died" in dora["output"] and render(msg("export.summary_grader_error"), "en") in dora["output"]
+    zero = render(msg("export.summary_score", score=0, max_score="\0", status=""), "en").split("\0")[0]
+    assert render(msg("export.summary_all_passed"), "en") not in dora["output"] and zero not in dora["output"]
 
 
 def test_markdown_output_escapes_what_a_student_could_write(graded):
@@ -197,26 +202,28 @@ def test_a_broken_result_json_stops_no_one_else(graded, roster, tmp_path, capsys
     assert cli.main(["export", str(graded), "--to", "canvas", "--roster", str(roster), "--out", str(tmp_path / "o"),
                      "--lang", "en", "--missing-zero"]) == 0
     shown = capsys.readouterr().out
-    assert "bob: not exported, its result is unusable" in shown and "not valid JSON" in shown
-    assert "carol: not exported" in shown and "the field score" in shown
+    unusable = lambda student: render(msg("export.problem_broken", student=student, path="\0", reason=""), "en").split("\0")[0]
+    assert unusable("bob") in shown and render(msg("export.result_not_json", error="\0"), "en").split("\0")[0] in shown
+    assert unusable("carol") in shown and render(msg("export.result_bad_field", field="score"), "en") in shown
     body = {r[3]: r[5] for r in read_csv(tmp_path / "o" / "canvas.csv")[2:]}
     # bob and carol submitted (their result.json is broken), dora's grading failed: none is a 0
     assert body == {"alice@uni.edu": "33", "erin@uni.edu": "0"}
 
 
-@pytest.mark.parametrize("content, needle", [
-    ("student,name,emial\nalice,A,a@x\n", "unknown columns: 'emial'"),
-    ("name,email\nA,a@x\n", "has no student column"),
-    ("student,name\nalice,A\nalice,B\n", "\"alice\" already appears on line 2"),
-    ("student,name\nalice,A,extra\n", "line 2: it has 3 values and the header 2"),
-    ("student,name\n,A\n", "line 2: the student column is empty"),
-    ("", "is empty or has no header"),
-    ('student,name\nalice,"A\n', "line 2: not valid CSV"),
+@pytest.mark.parametrize("content, said", [
+    ("student,name,emial\nalice,A,a@x\n", msg("export.roster_unknown_columns", path="\0", columns="'emial'")),
+    ("name,email\nA,a@x\n", msg("export.roster_no_student", path="\0")),
+    ("student,name\nalice,A\nalice,B\n", msg("export.roster_duplicate", path="\0", line=3, student="alice", first=2)),
+    ("student,name\nalice,A,extra\n", msg("export.roster_row_width", path="\0", line=2, found=3, expected=2)),
+    ("student,name\n,A\n", msg("export.roster_row_no_student", path="\0", line=2)),
+    ("", msg("export.roster_empty", path="\0")),
+    ('student,name\nalice,"A\n', msg("export.roster_not_csv_line", path="\0", line=2, error="\0", encoding="", separator="")),
 ])
-def test_a_malformed_roster_says_what_is_wrong_and_what_to_do(graded, tmp_path, capsys, content, needle):
+def test_a_malformed_roster_says_what_is_wrong_and_what_to_do(graded, tmp_path, capsys, content, said):
     (tmp_path / "r.csv").write_text(content)
     assert cli.main(["export", str(graded), "--to", "canvas", "--roster", str(tmp_path / "r.csv"), "--lang", "en"]) == 2
     error = capsys.readouterr().err
+    needle = render(said, "en").split("\0")[1]  # what follows the roster's path (up to the parser's own error)
     assert needle in error and "Traceback" not in error
 
 
@@ -224,9 +231,10 @@ def test_a_folder_that_was_never_graded_is_refused_with_the_fix(tmp_path, capsys
     (tmp_path / "assignments").mkdir()
     assert cli.main(["export", str(tmp_path / "assignments"), "--to", "gradescope", "--lang", "en"]) == 2
     error = capsys.readouterr().err
-    assert "does not look like a graded folder" in error and "Grade the class first" in error
+    assert render(msg("export.not_graded", path=str(tmp_path / "assignments")), "en") in error
+    assert render(msg("export.not_graded_hint"), "en") in error
     assert cli.main(["export", str(tmp_path / "nowhere"), "--to", "gradescope", "--lang", "es"]) == 2
-    assert "no es una carpeta" in capsys.readouterr().err
+    assert render(msg("export.not_a_folder", path=str(tmp_path / "nowhere")), "es") in capsys.readouterr().err
 
 
 def test_the_roster_reads_excel_s_bom_and_quoted_commas(graded, tmp_path, reference_rubric):

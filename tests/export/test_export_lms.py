@@ -25,6 +25,7 @@ from grader.export.gradescope import results_json
 from grader.export.lms_files import safe_cell
 from grader.export.results import load_folder
 from grader.export.roster import load_roster
+from grader.messages import msg, render
 
 from .test_export import golden
 
@@ -132,20 +133,24 @@ def test_a_file_that_is_not_a_readable_table_says_the_line_and_the_excel_option(
     (tmp_path / "bad.csv").write_text('student;name\nalice;"Alice\n')
     assert cli.main(["export", str(out), "--to", "canvas", "--roster", str(tmp_path / "bad.csv"), "--lang", "en"]) == 2
     error = capsys.readouterr().err
-    assert "line 2: not valid CSV" in error and "separated by semicolon" in error
-    assert "CSV UTF-8 (Comma delimited)" in error and "Traceback" not in error
+    # the parser's error and the encoding it guessed vary: the sentence around them
+    said = msg("export.roster_not_csv_line", path=str(tmp_path / "bad.csv"), line=2, error="\0", encoding="\0", separator="semicolon")
+    where, _, separated = render(said, "en").split("\0")
+    assert where in error and separated in error
+    assert render(msg("export.roster_excel_hint"), "en") in error and "Traceback" not in error
 
 
-@pytest.mark.parametrize("content, needle", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "is not a text file"),
-    (b"PK\x03\x04" + bytes(range(256)) * 40, "is not a text file"),
-    (b"\xff\xfes\x00t\x00\x00\xd8", "says it is utf-16 but is not"),
+@pytest.mark.parametrize("content, said", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, msg("export.roster_binary", path="\0")),
+    (b"PK\x03\x04" + bytes(range(256)) * 40, msg("export.roster_binary", path="\0")),
+    (b"\xff\xfes\x00t\x00\x00\xd8", msg("export.roster_bad_encoding", path="\0", encoding="utf-16", offset="\0")),
 ])
-def test_hostile_roster_bytes_are_refused_with_the_fix(tmp_path, content, needle):
+def test_hostile_roster_bytes_are_refused_with_the_fix(tmp_path, content, said):
     (tmp_path / "r.csv").write_bytes(content)
     with pytest.raises(UsageError) as caught:
         load_roster(tmp_path / "r.csv")
-    assert needle in caught.value.render("en") and "CSV UTF-8" in caught.value.render("en")
+    needle = render(said, "en").split("\0")[1]  # after the path (and up to the offset)
+    assert needle in caught.value.render("en") and render(msg("export.roster_excel_hint"), "en") in caught.value.render("en")
 
 
 def test_a_huge_roster_is_refused_before_it_is_read(tmp_path):
@@ -154,7 +159,7 @@ def test_a_huge_roster_is_refused_before_it_is_read(tmp_path):
         handle.truncate(11 * 1024 * 1024)  # sparse: no 11 MB written
     with pytest.raises(UsageError) as caught:
         load_roster(path)
-    assert "larger than 10 MB" in caught.value.render("en")
+    assert render(msg("export.roster_too_large", path=str(path), mb=10), "en") in caught.value.render("en")
 
 
 # -- one identity rule ------------------------------------------------------------------------
@@ -199,14 +204,14 @@ def test_an_unmatched_submission_stops_the_export_and_blocks_the_zero_of_its_lik
                "--lang", "en", "--missing-zero"]
     assert cli.main(command) == 2
     error = capsys.readouterr().err
-    assert "submission Jose_Perez: matches no roster row; the nearest: jp" in error
-    assert "roster line 4, jp: no submission matches; the nearest: Jose_Perez" in error
+    assert render(msg("export.doubt_submission_none", who="Jose_Perez", candidates="jp"), "en") in error
+    assert render(msg("export.doubt_row_none", line=4, who="jp", candidates="Jose_Perez"), "en") in error
     assert "--allow-unmatched" in error and not (tmp_path / "o").exists()
     assert cli.main([*command, "--allow-unmatched"]) == 0
     body = {r[3]: r[5] for r in read_csv(tmp_path / "o" / "canvas.csv")[2:]}
     assert body == {"a1": "33", "b3": "14"}  # jp is probably Jose_Perez: never 0 while that is possible
     listed = (tmp_path / "o" / "canvas-problems.txt").read_text(encoding="utf-8")
-    assert "jp (José Pedro Pérez): in the roster with no matched submission, but an unmatched submission may be theirs" in listed
+    assert render(msg("export.problem_absent_maybe", student="jp", name="José Pedro Pérez"), "en") in listed
 
 
 def test_an_unmatched_submission_under_a_name_nothing_like_the_row_still_blocks_the_zero(folder, tmp_path):
@@ -220,7 +225,7 @@ def test_an_unmatched_submission_under_a_name_nothing_like_the_row_still_blocks_
     assert cli.main(command) == 0
     body = {r[3]: r[5] for r in read_csv(tmp_path / "o" / "canvas.csv")[2:]}
     assert body == {"a1": "33", "b3": "14"}  # pg gets no 0: the unmatched Jose_Perez may be his
-    assert "pg (Pepe Gómez Ruiz): in the roster with no matched submission, but an unmatched submission may be theirs" \
+    assert render(msg("export.problem_absent_maybe", student="pg", name="Pepe Gómez Ruiz"), "en") \
         in (tmp_path / "o" / "canvas-problems.txt").read_text(encoding="utf-8")
 
 
@@ -229,7 +234,7 @@ def test_two_rows_for_one_submission_are_a_doubt_never_a_guess(folder, tmp_path,
                                               ["Jose_Perez", "J", "j2"]])
     with pytest.raises(UsageError) as caught:
         export(ExportRequest(folder, "canvas", roster, "T", out=tmp_path / "o"), reference_rubric)
-    assert "submission alice: matches several roster rows: a, a2" in caught.value.render("en")
+    assert render(msg("export.doubt_submission_several", who="alice", candidates="a, a2"), "en") in caught.value.render("en")
     summary = export(ExportRequest(folder, "canvas", roster, "T", out=tmp_path / "o", allow_unmatched=True,
                                    missing_zero=True), reference_rubric)
     body = {r[3]: r[5] for r in read_csv(tmp_path / "o" / "canvas.csv")[2:]}
@@ -241,7 +246,7 @@ def test_a_repeated_person_in_an_lms_roster_is_refused(tmp_path):
     path = canvas_export(tmp_path / "g.csv", [("Pérez, José", "1201", "jperez"), ("Pérez, José", "1201", "jperez")])
     with pytest.raises(UsageError) as caught:
         load_roster(path)
-    assert "line 4: \"1201\" already appears on line 3" in caught.value.render("en")
+    assert render(msg("export.roster_duplicate", path=str(path), line=4, student="1201", first=3), "en") in caught.value.render("en")
 
 
 # -- back into the LMS ------------------------------------------------------------------------
@@ -290,7 +295,7 @@ def test_moodle_worksheet_by_participant_with_the_feedback_zip_in_moodle_s_namin
     body = {r[0]: r for r in rows[1:]}
     assert set(body) == {"Participant 17", "Participant 18"}  # locked and no-submission rows: left out
     assert body["Participant 17"][4:9] == ["20", "33.00", "Yes", modified, modified]  # Moodle's own dates back
-    assert body["Participant 17"][9].startswith("Score 20/33 (graded)")
+    assert body["Participant 17"][9].startswith(render(msg("export.summary_score", score=20, max_score=33, status="graded"), "en"))
     with zipfile.ZipFile(tmp_path / "o" / "moodle-feedback.zip") as archive:
         names = sorted(archive.namelist())
         assert archive.read("José Pérez_17_assignfeedback_file_/report.html") == "<html>informe de José</html>".encode()
@@ -365,6 +370,8 @@ def test_gradescope_grader_error_has_no_score_and_skipped_items_are_not_passed_t
     loaded = {r.student: r for r in load_folder(out).results}
     dora = results_json(loaded["dora"], "es")
     assert "score" not in dora and dora["tests"] == [] and dora["extra_data"] == {"grader_error": True}
-    assert "falló el calificador, no usted" in dora["output"] and "están bien" not in dora["output"]
+    assert render(msg("export.summary_grader_error"), "es") in dora["output"]
+    assert render(msg("export.summary_all_passed"), "es") not in dora["output"]
     sam = results_json(loaded["sam"], "en")
-    assert sam["tests"] == [] and "Every check passed" not in sam["output"] and "No check was graded" in sam["output"]
+    assert sam["tests"] == [] and render(msg("export.summary_all_passed"), "en") not in sam["output"]
+    assert render(msg("export.summary_nothing_checked"), "en") in sam["output"]

@@ -15,6 +15,7 @@ from grader import submission
 from grader.execute import run as execute_run
 from grader.kinds import CellStatus
 from grader.memo import MemoSettings, MemoStore, memo_claims
+from grader.messages import msg, render
 from grader.pipeline import Options, grade
 from grader.sandbox import MEMO, Sandbox
 
@@ -100,9 +101,9 @@ def test_no_memo_serves_nothing_and_says_so(reference_rubric, subset, cache_dir,
     result = grade(ASSIGNMENTS / "carol.py", reference_rubric, options).to_json("es")
     memo = result["execution"]["memo"]
     assert memo["enabled"] is False and memo["served"] == 0 and memo["fits"] >= 8
-    assert "--no-memo" in memo["off_reason"]
+    assert memo["off_reason"] == render(msg("memo.off_flag"), "es")
     assert {f["reason"] for f in memo["log"]} <= {"memo off"}
-    assert "Memoria de entrenamiento desactivada con --no-memo" in (tmp_path / "out" / "carol" / "report.html").read_text()
+    assert render(msg("memo.off", reason=msg("memo.off_flag")), "es") in (tmp_path / "out" / "carol" / "report.html").read_text()
 
 
 def test_hostile_memo_claims_are_read_as_bounded_data():
