@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..memo.store import SOURCE as MEMO_SOURCE
@@ -139,12 +140,14 @@ def seal_from_output(text: bytes) -> tuple[dict | None, bytes]:
         return None, rest
 
 
+@dataclass(frozen=True)
 class Copied:
     """What the copy brought out: the folder (None when the manifest itself is not the sealed one)
     and why each sealed file that was not copied was refused (name -> Message)."""
 
-    def __init__(self, folder: Path | None, refused: dict[str, Message], note: Message | str = "") -> None:
-        self.folder, self.refused, self.note = folder, refused, note
+    folder: Path | None
+    refused: dict[str, Message] = field(default_factory=dict)
+    note: Message | str = ""
 
 
 def copy_out(source: Path, dest: Path, seal) -> Copied:
