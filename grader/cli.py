@@ -1,5 +1,5 @@
 """`grade PATH` (a file, a class folder or an LMS download zip), and the verbs: `grade check FILE`
-(student self-check), `grade export`, `grade calibrate`, `grade gradescope-bundle`.
+(student self-check), `grade export`, `grade calibrate`, `grade gradescope-bundle`, `grade review`.
 
 A verb is the first argument spelled exactly as one (`VERBS`); anything else is a PATH, so a path
 spelled like a verb is graded when written as a path (`./export`). `grade --help` lists the verbs,
@@ -148,6 +148,37 @@ def calibrate_parser(lang: str = "es") -> argparse.ArgumentParser:
     return p
 
 
+def review_parser(lang: str = "es") -> argparse.ArgumentParser:
+    from .review.command import ALL
+
+    p = _parser("grade review", text(lang, "cli.review_description"), lang)
+    p.add_argument("folder", help=text(lang, "cli.review_folder"))
+    p.add_argument("student", nargs="?", default=None, help=text(lang, "cli.review_student"))
+    p.add_argument("--set", action="append", default=[], metavar="CHECK=POINTS", help=text(lang, "cli.review_set"))
+    p.add_argument("--why", default="", help=text(lang, "cli.review_why"))
+    p.add_argument("--comment", default=None, help=text(lang, "cli.review_comment"))
+    p.add_argument("--clear", nargs="?", const=ALL, default=None, metavar="CHECK", help=text(lang, "cli.review_clear"))
+    p.add_argument("--by", default="", help=text(lang, "cli.review_by"))
+    p.add_argument("--rubric", default=None, help=text(lang, "cli.rubric"))
+    p.add_argument("--lang", choices=list(LANGS), default=None, help=text(lang, "cli.lang"))
+    return p
+
+
+def _review(argv: list[str], lang: str) -> int:
+    """`grade review`: grader/review/, then the class files rebuilt so that every page agrees."""
+    args = review_parser(lang).parse_args(argv)
+    if args.student is None and (args.set or args.why or args.comment is not None or args.clear is not None):
+        raise UsageError(msg("review.nothing_asked"), hint=msg("review.bad_set_hint"))
+    from .batch.class_files import rebuild_class_files
+    from .review import ReviewRequest, review
+    from .review.command import review_lines
+    done = review(ReviewRequest(Path(args.folder), args.student, tuple(args.set), args.why, args.comment, args.clear,
+                                args.by))
+    summary = rebuild_class_files(Path(args.folder), load_rubric(args.rubric))
+    print(terminal_safe("\n".join(review_lines(done, summary, lang))))
+    return 0
+
+
 def _calibrate(argv: list[str], lang: str) -> int:
     """`grade calibrate`: grader/calibrate/run.py, then a summary on the terminal."""
     args = calibrate_parser(lang).parse_args(argv)
@@ -223,6 +254,7 @@ VERBS = {
     "export": (_export, "cli.verb_export"),
     "calibrate": (_calibrate, "cli.verb_calibrate"),
     "gradescope-bundle": (_bundle, "cli.verb_gradescope_bundle"),
+    "review": (_review, "cli.verb_review"),
 }
 
 
@@ -330,4 +362,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["main", "grade_parser", "check_parser", "export_parser", "bundle_parser", "calibrate_parser", "requested_lang", "VERBS"]
+__all__ = ["main", "grade_parser", "check_parser", "export_parser", "bundle_parser", "calibrate_parser", "review_parser", "requested_lang", "VERBS"]

@@ -93,6 +93,7 @@ class GradeResult:
     fingerprint: str = ""
     grader_fault: dict = field(default_factory=dict)  # {"kind", "reason"}: the grader failed, not the student
     identity: Identity | None = None  # whose it is (an LMS download's user id, late mark); None: the plain one
+    rubric_digest: str = ""  # the rubric it was graded with: a teacher's override holds only while it is the same
 
     @property
     def shown_score(self) -> float | None:
@@ -109,7 +110,8 @@ class GradeResult:
         return render({**fault, "student": self.student, "display_name": self.display_name,
                        "identity": self.who.to_json(), "status": self.status,
                        "score": self.shown_score, "max_score": self.max_score, "sandbox": self.sandbox,
-                       "message": self.message, "sha256": self.sha256, "fingerprint": self.fingerprint,
+                       "message": self.message, "sha256": self.sha256, "rubric": self.rubric_digest,
+                       "fingerprint": self.fingerprint,
                        "grader_version": __version__,
                        "execution": self.execution, "data": self.data, "retraining": self.retraining,
                        "timings": self.timings, "checks": [c.to_json(lang) for c in self.checks]}, lang)
@@ -127,7 +129,8 @@ def error_result(student: str, display_name: str, status: GradeStatus, message: 
                  **extra) -> GradeResult:
     """A result for a submission that could not be graded: 0 points (none shown for a grader_error),
     and the reason."""
-    return GradeResult(student, display_name, status, 0.0, rubric.max_score, message=message, **extra)
+    return GradeResult(student, display_name, status, 0.0, rubric.max_score, message=message, rubric_digest=rubric.digest,
+                       **extra)
 
 
 def fingerprint(sha256: str, rubric: Rubric, options: Options) -> str:
@@ -281,7 +284,7 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
                          round(sum(c.points for c in checks), 2), round(sum(c.max_points for c in checks), 2), tuple(checks),
                          execution.sandbox.to_json(), exec_info, data_info(dataset), retraining_json(retraining, rubric),
                          timings, execution.message, sub.sha256, fingerprint(sub.sha256, rubric, options),
-                         identity=sub.identity)
+                         identity=sub.identity, rubric_digest=rubric.digest)
     t0 = time.monotonic()
     stage("report")
     notebook_html = report.render_notebook(result, execution, rubric, options.lang)

@@ -15,8 +15,9 @@ import math
 from pathlib import Path
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
-# "fingerprint" hashes the grader version and the reference files' bytes, so it moves with them.
-VOLATILE = {"timings", "grader_version", "fingerprint", "duration_s", "cached", "folder", "generated", "memo", "harvest_s"}
+# "fingerprint" hashes the grader version and the reference files' bytes, so it moves with them; "rubric"
+# (the digest a teacher's override is sealed against) hashes the reference files too.
+VOLATILE = {"timings", "grader_version", "fingerprint", "rubric", "duration_s", "cached", "folder", "generated", "memo", "harvest_s"}
 
 
 def normalise(value):

@@ -130,6 +130,7 @@ def export(request: ExportRequest, rubric=None) -> ExportSummary:
     exported at all (not a graded folder, a bad roster, a roster that does not match the folder);
     anything per student is a problem line."""
     _validate(request)
+    reviews = _apply_review(Path(request.folder))
     graded: GradedFolder = load_folder(Path(request.folder))
     if request.to == "moodle" and request.roster is None and request.moodle_id == "email" \
             and not any(r.identity.lms == "moodle" and r.identity.lms_user_id for r in graded.results):
@@ -142,6 +143,10 @@ def export(request: ExportRequest, rubric=None) -> ExportSummary:
     lang = request.lang
     grades = {e.row.key: _grade(e, request.missing_zero, matching.plausible) for e in matching.entries}
     problems: list[Message] = []
+    for review in reviews:  # an override whose basis changed: the automatic score goes, and the teacher is told
+        for override, reason in review.needs_look:
+            problems.append(msg("review.needs_look_line", student=review.student, check=override.check,
+                                points=override.points, reason=msg(f"review.reason_{reason}")))
     for item in graded.broken:
         problems.append(msg("export.problem_broken", student=item.student, path=str(item.path), reason=item.reason))
     for result in matching.unrostered:
@@ -239,6 +244,19 @@ def _points_possible(rubric, graded: GradedFolder) -> float:
     if rubric is not None:
         return float(rubric.max_score)
     return max((r.max_score for r in graded.results), default=0.0)
+
+
+def _apply_review(folder: Path) -> list:
+    """The teacher's review file applied to the results first, so that an edit made by hand since the
+    last run is exported; a file that cannot be read stops the export (exporting the automatic scores
+    would silently drop the teacher's adjustments)."""
+    from ..review import ReviewFileError, review_folder
+    if not folder.is_dir():
+        return []
+    try:
+        return review_folder(folder)[0]
+    except ReviewFileError as exc:
+        raise ReviewFileError(msg("export.review_broken", error=exc.message), hint=exc.hint) from exc
 
 
 def summary_lines(summary: ExportSummary, lang: str) -> list[str]:

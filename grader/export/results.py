@@ -35,6 +35,17 @@ class CheckLine:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """A teacher's override as the result recorded it (grader/review/): the automatic points beside."""
+
+    check: str
+    title: str
+    auto_points: float
+    points: float
+    why: str
+
+
+@dataclass(frozen=True)
 class StudentResult:
     """One student's grading, as much of it as an LMS needs."""
 
@@ -51,6 +62,10 @@ class StudentResult:
     # who the submission belongs to, as the grading recorded it (an LMS download carries the LMS
     # and its user id); an older result.json without `identity` gets the plain student id
     identity: Identity = Identity("", "")
+    # the teacher's review, already applied to `score` and the checks' points (result.json's "review")
+    adjustments: tuple[Adjustment, ...] = ()
+    comments: tuple[str, ...] = ()
+    auto_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,11 +122,31 @@ def parse_result(raw, path: Path) -> StudentResult:
         identity = Identity(student, identity.display_name, identity.lms, identity.lms_user_id, identity.late,
                             identity.source_name)
     unscored = status in NOT_GRADABLE and raw.get("score") is None  # the grader failed: no score was given
+    adjustments, comments, auto_score = _review(raw.get("review"), {c.id: c.title for c in checks})
     return StudentResult(student, display_name, status,
                          0.0 if unscored else _number(raw.get("score"), "score"), _number(raw.get("max_score"), "max_score"), tuple(checks),
                          _text(raw.get("message")),
                          float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0,
-                         _text(sandbox.get("level")), path, identity)
+                         _text(sandbox.get("level")), path, identity, adjustments, comments, auto_score)
+
+
+def _review(raw, titles: dict[str, str]) -> tuple[tuple[Adjustment, ...], tuple[str, ...], float | None]:
+    """result.json's "review" (grader/review/apply.py wrote it) as typed data; ValueError(field) when malformed."""
+    if raw is None:
+        return (), (), None
+    if not isinstance(raw, dict):
+        raise ValueError("review")
+    adjustments = []
+    for position, item in enumerate(raw.get("overrides") or []):
+        if not isinstance(item, dict) or not isinstance(item.get("check"), str):
+            raise ValueError(f"review.overrides[{position}]")
+        adjustments.append(Adjustment(item["check"], titles.get(item["check"], item["check"]),
+                                      _number(item.get("auto_points"), f"review.overrides[{position}].auto_points"),
+                                      _number(item.get("points"), f"review.overrides[{position}].points"),
+                                      _text(item.get("why"))))
+    comments = tuple(_text(c.get("text")) for c in raw.get("comments") or [] if isinstance(c, dict) and c.get("text"))
+    auto = raw.get("auto_score")
+    return tuple(adjustments), comments, None if auto is None else _number(auto, "review.auto_score")
 
 
 def read_result(path: Path) -> StudentResult | BrokenResult:
@@ -149,4 +184,4 @@ def load_folder(folder: Path) -> GradedFolder:
     return GradedFolder(folder, tuple(results), tuple(broken))
 
 
-__all__ = ["NOT_GRADABLE", "CheckLine", "StudentResult", "BrokenResult", "GradedFolder", "load_folder", "read_result", "parse_result"]
+__all__ = ["NOT_GRADABLE", "Adjustment", "CheckLine", "StudentResult", "BrokenResult", "GradedFolder", "load_folder", "read_result", "parse_result"]

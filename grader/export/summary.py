@@ -42,9 +42,16 @@ def verdict(result: StudentResult) -> Message:
     return msg("export.summary_all_passed")
 
 
+def review_parts(result: StudentResult, lang: str) -> list[str]:
+    """The teacher's review in sentences: each adjustment (automatic points, the teacher's, why), then the comment."""
+    parts = [render(msg("export.summary_adjusted", title=a.title, auto=points(a.auto_points), points=points(a.points),
+                        why=a.why), lang) for a in result.adjustments]
+    return parts + [render(msg("export.summary_comment", text=comment), lang) for comment in result.comments]
+
+
 def feedback_text(result: StudentResult, lang: str) -> str:
-    """One plain-text paragraph: the score, the run's message, then each check to fix."""
-    parts = [render(_status_line(result), lang)]
+    """One plain-text paragraph: the score, the teacher's review, the run's message, then each check to fix."""
+    parts = [render(_status_line(result), lang), *review_parts(result, lang)]
     if result.message:
         parts.append(result.message)
     fixes = to_fix(result)
@@ -69,6 +76,8 @@ def _md(text: str) -> str:
 
 def feedback_markdown(result: StudentResult, lang: str, sandbox_note: str = "") -> str:
     lines = [f"**{_md(render(_status_line(result), lang))}**", ""]
+    if result.adjustments or result.comments:
+        lines += [_md(part) for part in review_parts(result, lang)] + [""]
     if result.message:
         lines += [_md(result.message), ""]
     fixes = to_fix(result)
@@ -85,4 +94,4 @@ def feedback_markdown(result: StudentResult, lang: str, sandbox_note: str = "") 
     return "\n".join(lines).strip() + "\n"
 
 
-__all__ = ["feedback_text", "feedback_markdown", "points", "to_fix", "skipped", "verdict", "FEEDBACK_MAX"]
+__all__ = ["feedback_text", "review_parts", "feedback_markdown", "points", "to_fix", "skipped", "verdict", "FEEDBACK_MAX"]

@@ -39,19 +39,33 @@ def summarize(results: list[dict], rubric, lang: str = "es") -> dict:
                  "symptom": rubric.mistake(code, "symptom", lang), "fix": rubric.mistake(code, "fix", lang)}
                 for code, names in sorted(who.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
     statuses = Counter(str(r["status"]) for r in results)
-    rows = sorted((_row(r) for r in results), key=lambda x: x["student"])
+    rows = sorted((_row(r, lang) for r in results), key=lambda x: x["student"])
     return {"n": len(results), "scores": scores, "max_score": rubric.max_score,
             "mean": sum(scores) / len(scores) if scores else 0.0, "checks": checks, "mistakes": mistakes,
-            "statuses": dict(statuses), "rows": rows, "skipped": [], "has_lms": any(row["lms_user_id"] for row in rows)}
+            "statuses": dict(statuses), "rows": rows, "skipped": [], "has_lms": any(row["lms_user_id"] for row in rows),
+            "has_review": any(row["review"] for row in rows), "needs_look": [], "review_error": None}
 
 
-def _row(r: dict) -> dict:
+def _row(r: dict, lang: str = "es") -> dict:
     """One student's line: the name as the source gave it, and, from an LMS download, the LMS's
     user id and late mark (what the teacher checks against the LMS before uploading)."""
     who = Identity.from_json(r.get("identity"), r["student"], r.get("display_name", ""))
     return {"student": r["student"], "name": who.display_name or r["student"], "lms": who.lms,
             "lms_user_id": who.lms_user_id, "late": who.late, "score": r["score"], "max_score": r["max_score"],
-            "status": str(r["status"]), "sandbox": (r.get("sandbox") or {}).get("level", "")}
+            "status": str(r["status"]), "sandbox": (r.get("sandbox") or {}).get("level", ""),
+            "review": _review_mark(r.get("review"), lang)}
+
+
+def _review_mark(review, lang: str) -> dict | None:
+    """What the teacher's review did to this row, in words: how many checks were adjusted (and the
+    automatic score), whether there is a comment, and how many overrides need a look."""
+    if not isinstance(review, dict):
+        return None
+    adjusted, looks = len(review.get("overrides") or []), len(review.get("needs_look") or [])
+    auto = review.get("auto_score")
+    parts = [text(lang, "review.class_adjusted", n=adjusted, auto="—" if auto is None else f"{auto:g}")] if adjusted else []
+    parts += [text(lang, "review.class_commented")] if review.get("comments") else []
+    return {"label": " · ".join(parts), "needs_look": text(lang, "review.class_needs_look_n", n=looks) if looks else ""}
 
 
 def histogram(scores: list[float], max_score: float, lang: str = "es") -> str | None:
@@ -67,6 +81,7 @@ def histogram(scores: list[float], max_score: float, lang: str = "es") -> str | 
 def render_class_page(summary: dict, rubric, lang: str = "es") -> str:
     lang = language(lang)
     words = {key[len("class."):]: value for key, value in catalog(lang).items() if key.startswith("class.")}
+    words |= {key: value for key, value in catalog(lang).items() if key.startswith("review.class_")}
     words["headline"] = text(lang, "class.headline", n=summary["n"], mean=summary["mean"], max_score=summary["max_score"])
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
     return env.get_template("index.html.j2").render(
