@@ -315,10 +315,23 @@ def _grade(argv: list[str], lang: str) -> int:
     if options.allow_unsandboxed:
         print(text(lang, "cli.unsandboxed_warning"), file=sys.stderr)
     result = grade(path, rubric, options)
+    _review_one(options.out, result.student, lang)
     print("\n" + terminal_summary(result, rubric, lang))
     print(terminal_safe("\n  " + text(lang, "cli.report_path", path=str(options.out / result.student / "report.html"))))
     print(terminal_safe("  " + text(lang, "cli.result_path", path=str(options.out / result.student / "result.json"))))
     return 0
+
+
+def _review_one(out: Path, student: str, lang: str) -> None:
+    """A student regraded alone into a reviewed class folder gets the teacher's review back (a
+    batch does this when it rebuilds the class files); a broken review file is said, not fatal."""
+    from .review import ReviewFileError, needs_look_lines, review_folder, review_path
+    try:
+        if review_path(out) is not None:
+            for line in needs_look_lines(review_folder(out, students=[student])[0], lang):
+                print(terminal_safe(line), file=sys.stderr)
+    except ReviewFileError as exc:
+        print(terminal_safe(text(lang, "cli.error", error=exc.render(lang))), file=sys.stderr)
 
 
 def _terminated(signum, frame) -> None:
