@@ -22,8 +22,9 @@ def load_results(out: Path, students: list[str]) -> list[dict]:
     return results
 
 
-def write_class_files(out: Path, students: list[str], rubric, skipped: list, lang: str = "es") -> dict:
-    """gradebook.csv, results.jsonl and index.html; returns the class summary.
+def write_class_files(out: Path, students: list[str], rubric, skipped: list, lang: str = "es", similarity=None) -> dict:
+    """gradebook.csv, results.jsonl and index.html; returns the class summary. `similarity`
+    (grader.similarity.Similarity) is the class page's section of similar pairs, if computed.
 
     The gradebook carries each student's identity (display name, LMS, LMS user id, late) beside
     the id, so a teacher can match a row to the LMS by eye and the exports by id."""
@@ -46,7 +47,7 @@ def write_class_files(out: Path, students: list[str], rubric, skipped: list, lan
     write_text_atomic(out / "results.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results))
     summary = summarize(results, rubric, lang)
     summary["skipped"] = list(skipped)
-    write_text_atomic(out / "index.html", render_class_page(summary, rubric, lang))
+    write_text_atomic(out / "index.html", render_class_page(summary, rubric, lang, similarity))
     return summary
 
 

@@ -19,10 +19,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..messages import Message, msg, render
-from .code import CellMatch, Fingerprints, boilerplate_hashes, read_code
 from .numbers import number_pairs
+
+if TYPE_CHECKING:
+    from .code import CellMatch
 
 VERSION = 1
 THRESHOLD = 0.5
@@ -114,6 +117,8 @@ def compare(submissions: list[tuple[str, Path | None]], results: list[dict], ini
             starters: list[Path], threshold: float = THRESHOLD) -> Similarity:
     """Every pair of submissions, by code (read from the files) and by numbers (read from the
     results), above `threshold`; the matching cells of each code pair."""
+    from .code import Fingerprints, boilerplate_hashes, read_code  # copydetect, only when a class is compared
+
     codes = [read_code(student, path) for student, path in submissions]
     starter = boilerplate_hashes([c for c in (read_code("starter", p) for p in starters) if not c.skipped])
     prints = Fingerprints(codes, starter)

@@ -202,7 +202,7 @@ def _lines(source: str, slices) -> tuple[Line, ...]:
     lines, offset = [], 0
     for number, text in enumerate(source.split("\n"), start=1):
         end = offset + len(text)
-        shared = bool(text.strip()) and any(s < end and e > offset for s, e in zip(starts, ends))
+        shared = bool(text.strip()) and not text.lstrip().startswith("#") and any(s < end and e > offset for s, e in zip(starts, ends))
         if number <= MAX_LINES_SHOWN:
             lines.append(Line(number, text[:MAX_LINE_CHARS], shared))
         offset = end + 1
