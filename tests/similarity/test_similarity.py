@@ -129,3 +129,21 @@ def test_an_unwritable_similarity_json_is_a_note_too(graded, reference_rubric):
     found = write_similarity(out, submissions, reference_rubric, "es")
     assert render(found.failure, "es").startswith(render(msg("similarity.not_written", error="\0"), "es").split("\0")[0])
     assert found.pairs  # what was found is still shown on the page
+
+
+def test_the_batch_end_writes_similarity_from_the_discovered_submissions(graded, reference_rubric, tmp_path):
+    """The real batch's last step (finish_batch, which the cluster batch also calls) on a real
+    plan of the class folder: discovery skips the starter, the pairs reach the file and the page."""
+    from grader.batch import finish_batch, plan_batch
+    from grader.pipeline import Options
+
+    out, submissions = graded
+    folder = submissions[0][1].parent
+    with open(tmp_path / "said.txt", "w") as said:
+        plan = plan_batch(folder, reference_rubric, Options(out=out, quiet=True), stream=said)
+    assert "starter" not in [e.student for e in plan.entries]
+    summary = finish_batch(plan, reference_rubric, Options(out=out, quiet=True))
+    assert summary["n"] == 4
+    data = json.loads((out / "similarity.json").read_text())
+    assert ("alice", "copia", "code") in {(p["a"], p["b"], p["kind"]) for p in data["pairs"]}
+    assert 'id="h-similarity"' in (out / "index.html").read_text()
