@@ -34,6 +34,7 @@ from ..submission import MAX_BYTES
 NOISE = 25  # copydetect's noise threshold (characters of folded code); shorter shared runs are chance
 MAX_CODE_CHARS = 400_000  # a submission's code, all cells: the homework is about 6,000
 MAX_LINES_SHOWN = 120  # per cell in a pair's side-by-side
+MAX_CELL_MATCHES = 12  # per pair, most shared first: a class of copies stays a readable page
 MAX_LINE_CHARS = 240
 
 
@@ -180,7 +181,7 @@ class Fingerprints:
         return [self.score(a, b) for a, b in combinations(sorted(self.whole), 2)]
 
     def matches(self, a: str, b: str) -> list[CellMatch]:
-        """Every (cell of A, cell of B) that share fingerprints, most shared first."""
+        """The (cell of A, cell of B) that share fingerprints, most shared first (MAX_CELL_MATCHES)."""
         found = []
         for fa, cell_a in zip(self.cells(a), self.codes[a].cells):
             for fb, cell_b in zip(self.cells(b), self.codes[b].cells):
@@ -191,7 +192,7 @@ class Fingerprints:
                     continue
                 found.append(CellMatch(cell_a.index, cell_b.index, int(overlap), _lines(cell_a.source, slices_a),
                                        _lines(cell_b.source, slices_b)))
-        return sorted(found, key=lambda m: (-m.shared_chars, m.a_cell, m.b_cell))
+        return sorted(found, key=lambda m: (-m.shared_chars, m.a_cell, m.b_cell))[:MAX_CELL_MATCHES]
 
 
 def _lines(source: str, slices) -> tuple[Line, ...]:
