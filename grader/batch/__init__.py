@@ -16,7 +16,7 @@ written, and NotReady (exit 5) says why and the fix. A grader_error is never "un
     unzip.py        an LMS download zip, unpacked as untrusted input
     worker.py       the per-submission process
     progress.py     the progress lines
-    class_files.py  gradebook.csv, results.jsonl, index.html
+    class_files.py  gradebook.csv, results.jsonl, index.html (with grader/similarity's pairs)
 """
 
 from __future__ import annotations
@@ -132,8 +132,14 @@ def plan_batch(folder: Path, rubric: Rubric, options: Options, force: bool = Fal
 
 
 def finish_batch(plan: BatchPlan, rubric: Rubric, options: Options) -> dict:
-    """The class files, rebuilt from every result on disk; the summary, with who was graded now."""
-    summary = write_class_files(options.out, [e.student for e in plan.entries], rubric, plan.skipped, options.lang)
+    """The class files, rebuilt from every result on disk, with the similar pairs (similarity.json
+    and the class page's section: grader/similarity, which never raises); the summary, with who
+    was graded now."""
+    from ..similarity import write_similarity
+
+    similarity = write_similarity(options.out, [(e.student, e.path) for e in plan.entries], rubric, options.lang)
+    summary = write_class_files(options.out, [e.student for e in plan.entries], rubric, plan.skipped, options.lang,
+                                similarity)
     summary["reused"] = plan.reused
     summary["graded_now"] = [e.student for e in plan.todo]
     return summary

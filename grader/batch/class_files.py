@@ -34,8 +34,9 @@ def load_results(out: Path, students: list[str]) -> list[dict]:
     return results
 
 
-def write_class_files(out: Path, students: list[str], rubric, skipped: list, lang: str = "es") -> dict:
-    """gradebook.csv, results.jsonl and index.html; returns the class summary.
+def write_class_files(out: Path, students: list[str], rubric, skipped: list, lang: str = "es", similarity=None) -> dict:
+    """gradebook.csv, results.jsonl and index.html; returns the class summary. `similarity`
+    (grader.similarity.Similarity) is the class page's section of similar pairs, if computed.
 
     The gradebook carries each student's identity (display name, LMS, LMS user id, late) beside
     the id, so a teacher can match a row to the LMS by eye and the exports by id."""
@@ -68,7 +69,7 @@ def write_class_files(out: Path, students: list[str], rubric, skipped: list, lan
     summary["skipped"] = list(skipped)
     summary["review_error"] = review_error
     summary["needs_look"] = needs_look_rows(reviews, results, lang)
-    write_text_atomic(out / "index.html", render_class_page(summary, rubric, lang))
+    write_text_atomic(out / "index.html", render_class_page(summary, rubric, lang, similarity))
     return summary
 
 
@@ -94,7 +95,8 @@ def needs_look_rows(reviews, results: list[dict], lang: str) -> list[dict]:
 
 
 def rebuild_class_files(out: Path, rubric, lang: str | None = None) -> dict:
-    """The class files again, from OUT/class.json (what the last batch run graded and skipped)."""
+    """The class files again, from OUT/class.json (what the last batch run graded and skipped) and
+    OUT/similarity.json (the pairs it found), after a review changed what they show."""
     out = Path(out)
     try:
         state = json.loads((out / CLASS_STATE).read_text(encoding="utf-8"))
@@ -105,7 +107,18 @@ def rebuild_class_files(out: Path, rubric, lang: str | None = None) -> dict:
         students = sorted(p.parent.name for p in out.glob("*/result.json"))
     students = [s for s in students if isinstance(s, str)]
     skipped = [s for s in state.get("skipped", []) if isinstance(s, str)]
-    return write_class_files(out, students, rubric, skipped, lang or state.get("lang") or "es")
+    return write_class_files(out, students, rubric, skipped, lang or state.get("lang") or "es", _similarity_json(out))
+
+
+def _similarity_json(out: Path) -> dict | None:
+    """The last batch's similarity.json, for the page rebuilt without the batch (None if unusable:
+    the page then has no section of pairs, and the next batch writes it again)."""
+    try:
+        data = json.loads((out / "similarity.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    needed = ("pairs", "threshold", "compared", "failure", "skipped", "unjudged")
+    return data if isinstance(data, dict) and all(k in data for k in needed) else None
 
 
 __all__ = ["write_class_files", "load_results", "rebuild_class_files", "CLASS_STATE"]

@@ -1,4 +1,5 @@
-"""The class summary page (index.html): score spread, pass rate per check, frequent mistakes.
+"""The class summary page (index.html): score spread, pass rate per check, frequent mistakes,
+and the pairs of submissions that look alike (grader/similarity; this page is the teacher's).
 
 Built from the per-student result.json dicts (not from live objects), so a resumed batch and a
 fresh one draw the same page; in the run's language, like the students' reports.
@@ -78,16 +79,45 @@ def histogram(scores: list[float], max_score: float, lang: str = "es") -> str | 
     return png_data_uri(fig)
 
 
-def render_class_page(summary: dict, rubric, lang: str = "es") -> str:
+def similarity_view(similarity, lang: str) -> dict | None:
+    """The similar pairs (a grader.similarity.Similarity, or its similarity.json) as the class page shows them: the JSON
+    of similarity.json, each pair with its title and note in words. Every string the students
+    wrote (their code, their ids) reaches the page through the template's autoescape only."""
+    if similarity is None:
+        return None
+    data = similarity if isinstance(similarity, dict) else similarity.to_json(lang)  # similarity.json, read back
+    pairs = []
+    for pair in data["pairs"]:
+        if pair["kind"] == "code":
+            title = text(lang, "similarity.pair_code", a=pair["a"], b=pair["b"], score=pair["score"])
+            note = text(lang, "similarity.shares", a=pair["a"], b=pair["b"], a_share=pair["a_share"], b_share=pair["b_share"])
+        else:
+            inits = ", ".join(f"{init} {value:.4f}" for init, value in pair["values"].items())
+            title = text(lang, "similarity.pair_numbers", a=pair["a"], b=pair["b"], inits=inits)
+            note = text(lang, "similarity.numbers_no_fit" if pair["basis"] == "no_fit" else "similarity.numbers_different_keys")
+        cells = [{**cell, "a_label": text(lang, "similarity.cell", cell=cell["a_cell"]),
+                  "b_label": text(lang, "similarity.cell", cell=cell["b_cell"])} for cell in pair["cells"]]
+        pairs.append({**pair, "title": title, "note": note, "cells": cells})
+    if pairs:
+        headline = text(lang, "similarity.summary", n=len(pairs), threshold=data["threshold"], compared=data["compared"])
+    else:
+        headline = text(lang, "similarity.none", threshold=data["threshold"], n=data["compared"])
+    return {"pairs": pairs, "headline": headline, "failure": data["failure"], "skipped": data["skipped"],
+            "unjudged": data["unjudged"]}
+
+
+def render_class_page(summary: dict, rubric, lang: str = "es", similarity=None) -> str:
+    """The class page; `similarity` (grader.similarity.Similarity) adds its section of similar pairs."""
     lang = language(lang)
     words = {key[len("class."):]: value for key, value in catalog(lang).items() if key.startswith("class.")}
     words |= {key: value for key, value in catalog(lang).items() if key.startswith("review.class_")}
     words["headline"] = text(lang, "class.headline", n=summary["n"], mean=summary["mean"], max_score=summary["max_score"])
+    similar = {key[len("similarity."):]: value for key, value in catalog(lang).items() if key.startswith("similarity.")}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
     return env.get_template("index.html.j2").render(
-        s=summary, t=words, lang=lang, histogram=histogram(summary["scores"], summary["max_score"], lang),
+        s=summary, t=words, sim_t=similar, sim=similarity_view(similarity, lang), lang=lang, histogram=histogram(summary["scores"], summary["max_score"], lang),
         run_status=ui_texts(rubric, lang)["grade_status"], skipped=[render(note, lang) for note in summary.get("skipped", [])],
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-__all__ = ["summarize", "render_class_page", "histogram"]
+__all__ = ["summarize", "render_class_page", "histogram", "similarity_view"]
