@@ -280,3 +280,20 @@ def test_the_command_line(graded, capsys):
     assert "bob:" in listing
     assert said("review.student_line", "en", student="bob", score=f"{load(graded, 'bob')['score']:g} / 33", adjusted=1,
                 comment="", looks="") in listing
+
+
+def test_a_review_keeps_the_class_pages_similar_pairs(graded, reference_rubric):
+    from grader.batch.class_files import rebuild_class_files
+    from grader.similarity import write_similarity
+    alice = Path(__file__).resolve().parents[2] / "assignments" / "alice.ipynb"
+    similarity = write_similarity(graded, [("alice", alice), ("bob", alice), ("carol", None), ("dora", None)],
+                                  reference_rubric, "es")
+    assert similarity.pairs  # the same notebook twice
+    write_class_files(graded, list(STUDENTS), reference_rubric, [], "es", similarity)
+    heading = said("similarity.heading", "es")
+    assert heading in (graded / "index.html").read_text(encoding="utf-8")
+    review(ReviewRequest(graded, "bob", comment="Hablemos de su entrega.", who="ana"))
+    rebuild_class_files(graded, reference_rubric)
+    page = (graded / "index.html").read_text(encoding="utf-8")
+    assert heading in page and said("review.class_commented", "es") in page
+    assert "alice" in page and said("similarity.heading", "es") not in (graded / "bob" / "report.html").read_text(encoding="utf-8")
