@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import statistics
 import typing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -231,6 +232,12 @@ class Rubric:
         holds = [sum((row[init] - row[hw.baseline]) >= hw.criterion_pp for row in seeds.values())
                  for init in hw.he_initializers if all(init in row and hw.baseline in row for row in seeds.values())]
         facts["measured_holds"] = max(holds) if holds else 0
+        # the seed noise of the difference the criterion reads (sample std over the measured seeds),
+        # the one figure every sentence about "noise between seeds" quotes
+        spreads = [statistics.stdev([row[init] - row[hw.baseline] for row in seeds.values()])
+                   for init in hw.he_initializers
+                   if len(seeds) > 1 and all(init in row and hw.baseline in row for row in seeds.values())]
+        facts["measured_noise_pp"] = round(max(spreads), 1) if spreads else 0.0
         if self.exercises is not None:
             facts["ex2_units"] = list(self.exercises.ex2.units)
             facts["exercise_epochs"] = self.exercises.epochs

@@ -3,6 +3,8 @@ curve comparison, and reading a reported accuracy given in % or as a fraction.""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..kinds import CheckStatus
@@ -15,6 +17,22 @@ def fmt(x: float) -> str:
     """A number as the report shows it: four significant digits (as the messages write them) and
     a real minus sign; the exact values stay in the evidence."""
     return f"{x:.4g}".replace("-", "\u2212")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def scientific(x: float) -> str:
+    """A number far from 1 as a reader takes it in: "3.1×10⁵", "3.0×10⁻⁶" (never "3.2e-06")."""
+    exponent = int(math.floor(math.log10(abs(x))))
+    return f"{x / 10 ** exponent:.1f}×10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+def times(x: float) -> str:
+    """A large factor in words a student reads: "310", "3.1×10⁵"."""
+    if not math.isfinite(x) or x <= 0:
+        return "?"
+    return f"{x:.0f}" if x < 1000 else scientific(x)
 
 
 def missing(ctx: Context, *names: str) -> Outcome | None:
@@ -137,6 +155,6 @@ def truncated(items: list, limit: int) -> Joined | Message:
     return msg("check.common.truncated", items=shown, more=len(items) - limit) if len(items) > limit else shown
 
 
-__all__ = ["fmt", "missing", "undefined", "skipped", "not_verified", "no_retraining", "RETRAINED", "CLAIM", "retrained_main",
+__all__ = ["fmt", "times", "scientific", "missing", "undefined", "skipped", "not_verified", "no_retraining", "RETRAINED", "CLAIM", "retrained_main",
            "claim_only", "norms_agree", "exercise_runs", "not_recomputed", "compare_curves",
            "accuracy_fraction", "truncated"]

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..initializers import InitSpec, compute_fans, target_variance, variance_scaling_triple
 from ..messages import Joined, Message, msg
+from .common import scientific
 from .registry import ACTIVATION_NAMES
 
 # The codes this module can give; the class's own rows keep their codes where they apply.
@@ -65,11 +66,12 @@ def signed_percent(ratio: float) -> str:
 
 
 def factor(value: float) -> str:
-    """A signal factor as the report writes it: 5.1, 0.16, 3.0e−06 (a real minus)."""
+    """A signal factor as the report writes it: 5.1, 0.16, 3.0×10⁻⁶ (never "3.0e-06")."""
     if value == 0:
         return "0"
-    text = f"{value:.2g}" if 0.01 <= value < 100 else f"{value:.1e}"
-    return text.replace("-", "−")
+    if 0.01 <= value < 100:
+        return f"{value:.2g}"
+    return scientific(value)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class InitDiagnosis:
         if all(math.isclose(r, 1.0, rel_tol=1e-9) for r in self.ratios):
             return msg("diagnosis.same_variance", layers=layers, expected=self.expected.describe())
         activation = ACTIVATION_NAMES.get(self.activation, self.activation) if self.activation in RELU_LIKE else ""
-        return msg("diagnosis.effect", expected=self.expected.describe(), layers=layers,
+        return msg("diagnosis.effect", expected=self.expected.describe(), layers=layers, hidden=layers - 1,
                    ratios=", ".join(signed_percent(r) for r in self.ratios),
                    found_factor=factor(self.through_found), expected_factor=factor(self.through_expected), trend=trend,
                    activation=msg("diagnosis.with_activation", activation=activation) if activation else "")

@@ -59,7 +59,7 @@ def criterion_paragraph(rubric, lang: str, calibration: dict | None = None) -> s
         return text(lang, "criterion.unmeasured")
     diffs = {init: [row[init] - row[hw.baseline] for row in table.values()] for init in inits}
     holds = {init: sum(d >= hw.criterion_pp for d in values) for init, values in diffs.items()}
-    head = text(lang, "criterion.shipped", file=rubric.source.name, seeds=len(table),
+    head = text(lang, "criterion.shipped", seeds=len(table),
                 differences=_differences(diffs, hw.baseline, lang), holds=_holds(holds, len(table), lang))
     return f"{head} {_tail(rubric, diffs, lang)}"
 

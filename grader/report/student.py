@@ -204,6 +204,7 @@ def _fmt_evidence(evidence: dict, lang: str) -> str:
 
 
 EVIDENCE_ITEMS = 30
+LONG_MESSAGE = 360  # characters: about 60 words, what a student reads before looking for the fix
 
 
 def memo_lines(memo: dict, lang: str) -> list[str]:
@@ -261,12 +262,18 @@ def _one_line(value: str, width: int = 220) -> str:
     first = str(value).strip().split("\n", 1)[0]
     cut = re.search(r"(?<=[.:])\s", first)
     first = first[: cut.start()] if cut and cut.start() > 20 else first
-    return first if len(first) <= width else first[: width - 1] + "…"
+    if len(first) <= width:
+        return first
+    cut = first.rfind(" ", 0, width - 1)  # never mid-word ("y vuelv…")
+    return first[: cut if cut > width // 2 else width - 1].rstrip(" ,;:") + "…"
 
 
 def _shown_status(check) -> str:
-    """fail with some points earned reads "partial", not "incorrect"."""
+    """fail with some points earned reads "partial", not "incorrect"; an item worth no points
+    (the He criterion) reads "for information", never a warning a student with full marks hunts for."""
     status = str(check.status)
+    if check.max_points == 0 and status in ("pass", "warn"):
+        return "info"
     return "partial" if status == "fail" and check.points > 0 else status
 
 
@@ -310,18 +317,23 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
                      "why": render(c.why, lang), "fixes": fixes, "mistakes": codes,
                      "cells": sorted({where[n] + 1 for n in c.reads if n in where}),
                      "evidence": _fmt_evidence(render(c.evidence, lang), lang) if c.evidence else ""}
+            # a long result shows its first sentence; the whole of it is one click away
+            entry["summary"] = _one_line(message) if len(message) > LONG_MESSAGE else ""
             entry["terms"] = _terms([message, entry["found"], str(entry["expected"]), str(entry["why"])], lang)
             checks.append(entry)
             lost = round(c.max_points - c.points, 2)
             if lost > 0 and str(c.status) != "skipped":
                 fix_first.append({"id": c.id, "title": entry["title"], "lost": lost, "exercise": exercise,
-                                  "fix": fixes[0]["fix"] if fixes else _one_line(message)})
+                                  "causes": codes or ([cause] if cause else []), "fixes": fixes,
+                                  "fix": _one_line(message)})
         groups.append({"id": exercise, "name": ui["exercise"].get(exercise, exercise), "checks": checks,
                        "score": sum(c.points for c in items), "max": sum(c.max_points for c in items),
-                       "passed": sum(str(c.status) == "pass" for c in items), "count": len(items),
+                       # the items that count: one worth no points is information, not a pass or a miss
+                       "passed": sum(str(c.status) == "pass" for c in items if c.max_points > 0),
+                       "count": sum(1 for c in items if c.max_points > 0),
                        "figures": [f for f in figures if f["exercise"] == exercise], "numbers": tables.get(exercise, [])})
     order = {c.id: position for position, c in enumerate(result.checks)}
-    fix_first.sort(key=lambda item: (-item["lost"], order[item["id"]]))
+    fix_first = fix_groups(fix_first, order, rubric, lang)
     # a collapsed comparison is said first: every verdict about one initializer against another depends on it
     first = list(dict.fromkeys(str(render(c.evidence["collapse"]["message"], lang)) for c in result.checks
                                if isinstance(c.evidence.get("collapse"), dict) and "message" in c.evidence["collapse"]))
@@ -343,6 +355,46 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
         cells=cells, run_message=run_message, not_run=not_run, environment=environment_lines(shown["sandbox"], lang),
         memo_lines=memo_lines(result.execution.get("memo") or {}, lang),
         protocol=protocol_lines(rubric, lang), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def fix_groups(items: list[dict], order: dict[str, int], rubric, lang: str) -> list[dict]:
+    """"What to fix first", one entry per cause: checks that share a mistake (or whose verdict a
+    collapse's cause decided) are one group, because one fix gives all their points back, and a
+    check with two mistakes joins both causes into one group (its points need both fixes). Each
+    group: its causes' fixes (one each), the points the whole group gives back, and its checks.
+    Sorted by those points, then by the rubric's order."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    for item in items:
+        keys = [f"cause:{code}" for code in item["causes"]] or [f"check:{item['id']}"]
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+        root(keys[0])
+    groups: dict[str, dict] = {}
+    for item in items:
+        key = root(f"cause:{item['causes'][0]}" if item["causes"] else f"check:{item['id']}")
+        group = groups.setdefault(key, {"id": item["id"], "causes": [], "lost": 0.0, "checks": [], "fixes": []})
+        group["lost"] = round(group["lost"] + item["lost"], 2)
+        group["checks"].append({"id": item["id"], "title": item["title"]})
+        for code in item["causes"]:
+            if code not in group["causes"]:
+                group["causes"].append(code)
+    for group in groups.values():
+        first = min(group["checks"], key=lambda c: order[c["id"]])
+        group["id"] = first["id"]
+        lone = next(i for i in items if i["id"] == first["id"])
+        if group["causes"]:
+            group["title"] = rubric.mistake(group["causes"][0], "symptom", lang)
+            group["fixes"] = [rubric.mistake(code, "fix", lang) for code in group["causes"]]
+        else:
+            group["title"], group["fixes"] = first["title"], [lone["fix"]]
+        group["checks"].sort(key=lambda c: order[c["id"]])
+    return sorted(groups.values(), key=lambda g: (-g["lost"], order[g["id"]]))
 
 
 def points_text(n: float, lang: str) -> str:
@@ -390,4 +442,4 @@ def write_result(result, html: str | None, rubric, out: Path, lang: str = "es", 
     write_text_atomic(folder / "result.json", json.dumps(result.to_json(lang), indent=1, ensure_ascii=False))
 
 
-__all__ = ["render_report", "render_notebook", "environment_lines", "inline_code", "write_result", "memo_lines", "Material", "ui_texts"]
+__all__ = ["render_report", "fix_groups", "render_notebook", "environment_lines", "inline_code", "write_result", "memo_lines", "Material", "ui_texts"]

@@ -58,7 +58,7 @@ def differs(found: str, parameter: str, expected: str, want, got) -> Message:
 
 def effect(expected: str, ratios: str, found_factor: str, trend: str) -> Message:
     """What the wrong variance does through the homework's 5 ReLU layers (with `expected`, the signal keeps ×1)."""
-    return msg("diagnosis.effect", expected=expected, layers=5, ratios=ratios, found_factor=found_factor, expected_factor="1",
+    return msg("diagnosis.effect", expected=expected, layers=5, hidden=4, ratios=ratios, found_factor=found_factor, expected_factor="1",
                trend=msg(f"diagnosis.trend.{trend}"), activation=msg("diagnosis.with_activation", activation="ReLU"))
 
 
@@ -93,11 +93,11 @@ FORMS = [
                   "truncated_normal", "untruncated_normal"), same_variance("he_normal"))),
     ("RandomUniform(±0.05)", "he_uniform", lambda i: keras.initializers.RandomUniform(-0.05, 0.05), "not_variance_scaling",
      line(msg("diagnosis.fixed_variance", found="random_uniform(-0.05, 0.05)", expected="he_uniform"),
-          effect("he_uniform", "−67 %, −88 %, −92 %, −96 %, −98 %", "3.0e−06", "vanishes"))),
+          effect("he_uniform", "−67 %, −88 %, −92 %, −96 %, −98 %", "3.0×10⁻⁶", "vanishes"))),
     ("TruncatedNormal(stddev=0.02)", "he_normal", lambda i: keras.initializers.TruncatedNormal(stddev=0.02),
      "not_variance_scaling",
      line(msg("diagnosis.fixed_variance", found="truncated_normal(mean=0, stddev=0.02)", expected="he_normal"),
-          effect("he_normal", "−88 %, −95 %, −97 %, −98 %, −99 %", "2.1e−08", "vanishes"))),
+          effect("he_normal", "−88 %, −95 %, −97 %, −98 %, −99 %", "2.1×10⁻⁸", "vanishes"))),
     ("Glorot for He (the class's row)", "he_uniform", lambda i: keras.initializers.GlorotUniform(), "glorot_with_relu",
      line(msg("diagnosis.glorot_for_he", expected="he_uniform", found="glorot_uniform"),
           effect("he_uniform", "−28 %, −40 %, −33 %, −33 %, −17 %", "0.16", "vanishes"))),

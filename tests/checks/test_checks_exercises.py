@@ -18,6 +18,21 @@ def test_each_case_gets_its_status(check_id, reference_rubric):
     assert_cases(check_id, reference_rubric)
 
 
+def test_ex2_vanishing_says_never_when_the_run_never_leaves_chance(reference_rubric):
+    """A curve that sits at chance in every epoch does not "barely learn at first": it never learns."""
+    from dataclasses import replace as replaced
+    case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "flat")
+    grader = case.context.retraining.exercise("ex2")["random_normal"]
+    stuck = replaced(grader, history={**grader.history, "val_accuracy": [0.0914] * 5})
+    learns = replaced(grader, history={**grader.history, "val_accuracy": [0.0914, 0.31, 0.52, 0.60, 0.64]})
+    for run, key in ((stuck, "check.ex2_vanishing.pass_never"), (learns, "check.ex2_vanishing.pass")):
+        runs = {**case.context.retraining.exercise("ex2"), "random_normal": run}
+        retraining = replaced(case.context.retraining, exercises={**case.context.retraining.exercises, "ex2": runs})
+        outcome = CHECKS["ex2_vanishing"](replaced(case.context, retraining=retraining))
+        assert outcome.message.key == key
+    assert outcome.status == "pass"
+
+
 def test_ex2_curves_name_each_curve_that_differs(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_curves" and c.name == "off")
     outcome = CHECKS["ex2_curves"](case.context)
@@ -33,7 +48,7 @@ def test_ex2_curves_name_each_curve_that_differs(reference_rubric):
 def test_ex2_vanishing_needs_the_flat_start(reference_rubric):
     case = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "flat")
     outcome = CHECKS["ex2_vanishing"](case.context)
-    assert render(outcome.message, "es") == render(msg("check.ex2_vanishing.pass", first=2.3026, collapse="1.0e-06"), "es")
+    assert render(outcome.message, "es") == render(msg("check.ex2_vanishing.pass", first=2.3026, shrink="1.0×10⁶"), "es")
     failing = next(c for c in cached_cases(reference_rubric) if c.check == "ex2_vanishing" and c.name == "no curve")
     no_curve = msg("check.ex2_vanishing.fail", first="—", stuck=2.2)
     assert render(CHECKS["ex2_vanishing"](failing.context).message, "es") == render(no_curve, "es")

@@ -150,7 +150,7 @@ def test_multi_seed_evidence_reproduces_the_design_table(reference_rubric):
                      for init, d in outcome.evidence["grader_diff_pp"].items()], ", ")
     each = Joined([msg("check.hw_he_criterion.seeds", n=v["n"], init=init, mean=v["mean"], low=v["ci95"][0], high=v["ci95"][1],
                        holds=v["holds"]) for init, v in seeds.items()], "")
-    said = msg("check.hw_he_criterion.message", seed=42, grader=grader, student="—", seeds=each, criterion_pp=0.5)
+    said = msg("check.hw_he_criterion.message", seed=42, grader=grader, student="—", seeds=each, criterion_pp=0.5, noise=1.5, measured_seeds=5)
     assert render(outcome.message, "es") == render(said, "es") and outcome.status == "warn"  # no student numbers: "—"
 
 
@@ -161,5 +161,5 @@ def test_the_criterion_threshold_comes_from_the_rubric(reference_rubric):
     assert outcome.status == "warn"
     assert render(outcome.expected, "en") == render(msg("check.hw_he_criterion.expected", criterion_pp=6.0), "en")
     diffs = Joined([msg("check.hw_he_criterion.diff", init=init, base="glorot_uniform", diff=5.0) for init in HE], ", ")
-    said = msg("check.hw_he_criterion.message", seed=42, grader=diffs, student=diffs, seeds="", criterion_pp=6.0)
+    said = msg("check.hw_he_criterion.message", seed=42, grader=diffs, student=diffs, seeds="", criterion_pp=6.0, noise=1.5, measured_seeds=5)
     assert render(outcome.message, "en") == render(said, "en")

@@ -208,7 +208,7 @@ def test_initializers_written_other_ways_are_named_in_the_report(subset, referen
     assert {"wrong_fan_mode", "not_variance_scaling", "fixed_seed"} <= set(declared.mistakes)
     assert "glorot_with_relu" not in declared.mistakes and "initializer_argument_ignored" not in declared.mistakes
     html = (tmp_path / "out" / "dave" / "report.html").read_text()
-    effect = msg("diagnosis.effect", expected="he_uniform", layers=5, ratios="+45 %, +20 %, +33 %, +33 %, +67 %",
+    effect = msg("diagnosis.effect", expected="he_uniform", layers=5, hidden=4, ratios="+45 %, +20 %, +33 %, +33 %, +67 %",
                  found_factor="5.1", expected_factor="1", trend=msg("diagnosis.trend.explodes"),
                  activation=msg("diagnosis.with_activation", activation="ReLU"))
     fixed = msg("diagnosis.fixed_variance", found="random_uniform(-0.05, 0.05)", expected="\0")
