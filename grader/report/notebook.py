@@ -55,6 +55,7 @@ GRADER_CHARS = (SPLIT, LINE_OPEN, LINE_NUMBER_END, LINE_CLOSE)  # none survives 
 TEXT_CAP = 50_000  # characters per text output, shown (the rest is cut and the cut is said)
 SOURCE_CAP = 200_000  # characters of a cell's source
 TOTAL_CAP = 12_000_000  # characters of outputs over the whole page (images included); then outputs are left out
+NOISE_CAP = (40, 300)  # the environment's lines shown per cell, and characters per line (all are counted)
 INERT_IMAGES = ("image/png", "image/jpeg", "image/gif")
 KEPT_TYPES = ("text/html", "text/markdown", "text/latex", *INERT_IMAGES, "text/plain")
 ALLOWED_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details", "div",
@@ -289,18 +290,21 @@ class Prepared:
     notebook: dict
     cuts: dict  # index → what was cut, in words
     cut_total: bool
-    noise: dict  # index → ([the environment's lines], [their sources])
+    noise: dict  # index → [[the environment's lines, capped], [their sources], how many lines in all]
 
 
-def _without_noise(output: dict, noise: tuple[list, list]) -> dict | None:
-    """A stderr stream without the environment's notices (None when nothing else is left)."""
+def _without_noise(output: dict, noise: list) -> dict | None:
+    """A stderr stream without the environment's notices (None when nothing else is left); the
+    notices go to `noise`, capped (a student who prints them by the million fills no page)."""
     if output.get("output_type") != "stream" or output.get("name") != "stderr":
         return output
     kept, lines, sources = split_noise(_source({"source": output.get("text", "")}))
     if not lines:
         return output
-    noise[0].extend(lines)
+    room = max(0, NOISE_CAP[0] - len(noise[0]))
+    noise[0].extend(_scrub(line[:NOISE_CAP[1]]) + ("…" if len(line) > NOISE_CAP[1] else "") for line in lines[:room])
     noise[1].extend(s for s in sources if s not in noise[1])
+    noise[2] += len(lines)
     return {**output, "text": kept} if kept.strip() else None
 
 
@@ -316,7 +320,7 @@ def _prepared(notebook: dict, lang: str, pointed: dict | None = None) -> Prepare
         source, cut = _cap_text(_source(cell), SOURCE_CAP, lang)
         notes = [text(lang, "ui.nb.cut_source", n=cut)] if cut else []
         if kind == "code":
-            outputs, folded = [], ([], [])
+            outputs, folded = [], [[], [], 0]
             for output in cell.get("outputs") or []:
                 output = _without_noise(dict(output), folded)
                 if output is None:
@@ -326,7 +330,7 @@ def _prepared(notebook: dict, lang: str, pointed: dict | None = None) -> Prepare
                     outputs.append(nbformat.from_dict(kept))
                 if note and note not in notes:
                     notes.append(note)
-            if folded[0]:
+            if folded[2]:
                 noise[index] = folded
             new = nbformat.v4.new_code_cell(source, outputs=outputs, execution_count=cell.get("execution_count"))
         elif kind == "markdown":
@@ -414,8 +418,10 @@ def notebook_page(notebook: dict, cell_records: list[dict], checks, names, displ
     for position in range(1, len(pieces) - 1, 2):
         number = int(pieces[position])
         index = number - 1
-        noise, sources = prepared.noise.get(index, ((), ()))
-        label = text(lang, "ui.nb.noise", n=len(noise), sources=", ".join(sources)) if noise else ""
+        noise, sources, count = prepared.noise.get(index, ((), (), 0))
+        label = text(lang, "ui.nb.noise", n=count, sources=", ".join(sources)) if count else ""
+        if count > len(noise):
+            noise = [*noise, text(lang, "ui.nb.noise_cut", n=count - len(noise))]
         mark = CellMark(number, records.get(index, "") if nb.cells[index].cell_type == "code" else "",
                         tuple(sorted(n for n, i in where.items() if i == index)), tuple(readers.get(index, ())),
                         tuple(prepared.cuts.get(index, ())), tuple(notes.get(index, ())), tuple(noise), label)

@@ -295,6 +295,14 @@ def test_the_environments_notices_are_folded_and_a_real_error_is_not():
     assert 'class="g-noise"' not in html and "output_stderr" in html and 'class="g-noise"' in plain
 
 
+def test_a_student_who_prints_the_notices_by_the_thousand_fills_no_page():
+    flood = "".join(f"Fontconfig error: {'x' * 5000} {i}\n" for i in range(3000))
+    cells = [nbformat.v4.new_code_cell("import sys", outputs=[nbformat.v4.new_output("stream", name="stderr", text=flood)])]
+    html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert len(html) < 200_000 and shown("ui.nb.noise", "es", n=3000, sources="Fontconfig") in html
+    assert shown("ui.nb.noise_cut", "es", n=3000 - nbpage.NOISE_CAP[0]) in html
+
+
 def test_a_cell_is_named_by_its_position_only():
     cells = [nbformat.v4.new_markdown_cell("# Tarea"),
              nbformat.v4.new_code_cell("x = 1", execution_count=7, outputs=[
