@@ -1,10 +1,11 @@
-"""What the grader's own environment prints on a notebook's stderr: not the student's errors.
+"""What the grader's own environment prints on stderr: not the student's errors.
 
 TensorFlow, absl, Matplotlib and Fontconfig write notices to stderr when the student's code
 imports them in the sandbox (a read-only system, no GPU, a scratch `$HOME`). On notebook.html
-they would otherwise sit in the colour of an error, and a student would try to fix them. The page
-folds them into a note of the grader's, labelled as the environment's
-(`ui.nb.noise`), and leaves everything else where the student's code put it.
+they would otherwise sit in the colour of an error (a module's, in its printed output, where its
+stderr is merged), and a student would try to fix them. The page folds them into a note of the
+grader's, labelled as the environment's (`ui.nb.noise`), and leaves everything else where the
+student's code put it.
 
 The list is data: `(source, pattern)`, a pattern matched against one whole line with
 `re.fullmatch`, each written for one known notice and nothing wider. A line that looks like a

@@ -294,9 +294,10 @@ class Prepared:
 
 
 def _without_noise(output: dict, noise: list) -> dict | None:
-    """A stderr stream without the environment's notices (None when nothing else is left); the
-    notices go to `noise`, capped (a student who prints them by the million fills no page)."""
-    if output.get("output_type") != "stream" or output.get("name") != "stderr":
+    """A stream without the environment's notices (None when nothing else is left); the notices
+    go to `noise`, capped (a student who prints them by the million fills no page). stdout too:
+    a module's stderr reaches the page merged into its stdout (execute/module.py)."""
+    if output.get("output_type") != "stream":
         return output
     kept, lines, sources = split_noise(_source({"source": output.get("text", "")}))
     if not lines:

@@ -172,9 +172,10 @@ def test_a_notebook_that_prints_megabytes_still_renders_cut_and_says_so(monkeypa
 def test_a_module_renders_its_source_and_what_it_printed():
     from grader.execute.module import module_notebook
 
-    notebook = module_notebook("ex1_kernel = 1\nprint('hola <b>')\n", "hola <b>\n")
+    notebook = module_notebook("ex1_kernel = 1\nprint('hola <b>')\n", TF_NOISE[0] + "\nhola <b>\n")  # stderr merged
     html = render(notebook, kind="py")
     assert shown("ui.nb.trust_py", "es") in html and "hola &lt;b&gt;" in html and "<code>ex1_kernel</code>" in html
+    assert shown("ui.nb.noise", "es", n=1, sources="absl") in html
 
 
 # --- a real browser --------------------------------------------------------------------------------
