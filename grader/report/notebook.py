@@ -149,6 +149,12 @@ def _source(cell) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+def _code_lines(source: str) -> str:
+    """A source with its line ends as Pygments counts them (\r\n and a lone \r are each one
+    line end), so a line number means the same line to a pointer and to the highlighted code."""
+    return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
 # --- the view: what each cell shows and says ----------------------------------------------------
 
 @dataclass(frozen=True)
@@ -340,7 +346,9 @@ def _prepared(notebook: dict, lang: str, pointed: dict | None = None) -> Prepare
             new = nbformat.v4.new_markdown_cell("```\n" + source.replace("```", "ˋˋˋ") + "\n```")
         new.metadata = {"grader_n": index + 1}
         if kind == "code" and (pointed or {}).get(index):
-            new.metadata["grader_lines"] = sorted(pointed[index])
+            # Pygments drops a source's leading blank lines: (row it shows, line number in the source)
+            skipped = len(_code_lines(source)) - len(_code_lines(source).lstrip("\n"))
+            new.metadata["grader_lines"] = [[n - skipped, n] for n in sorted(pointed[index]) if n > skipped]
         cells.append(new)
         if notes:
             cuts[index] = notes
@@ -349,17 +357,17 @@ def _prepared(notebook: dict, lang: str, pointed: dict | None = None) -> Prepare
 
 
 def _mark_lines(html: str, lines) -> str:
-    """nbconvert's highlighted source with each line in `lines` (1-based) wrapped in private-use
-    markers, which stay text through the sanitizer and become the page's own <mark> after it.
-    Pygments closes its spans at each line's end, so a whole line can be wrapped."""
+    """nbconvert's highlighted source with each (row, line number) in `lines` (1-based) wrapped in
+    private-use markers, which stay text through the sanitizer and become the page's own <mark>
+    after it. Pygments closes its spans at each line's end, so a whole line can be wrapped."""
     start, end = html.find("<pre>"), html.rfind("</pre>")
     if start < 0 or end < start:
         return html
     start += len("<pre>")
     rows = html[start:end].split("\n")
-    for number in set(lines):
-        if 1 <= number <= len(rows) and rows[number - 1]:
-            rows[number - 1] = f"{LINE_OPEN}{number}{LINE_NUMBER_END}{rows[number - 1]}{LINE_CLOSE}"
+    for row, number in lines:
+        if 1 <= row <= len(rows) and rows[row - 1]:
+            rows[row - 1] = f"{LINE_OPEN}{number}{LINE_NUMBER_END}{rows[row - 1]}{LINE_CLOSE}"
     return html[:start] + "\n".join(rows) + html[end:]
 
 
@@ -443,7 +451,7 @@ def _line_notes(notebook: dict, checks, where: dict[str, int], status_names: dic
         link = CheckLink(check["id"], check["title"], status, status_names.get(status, status))
         read = [name for name in check["reads"] if name in where]
         for index in sorted({where[name] for name in read}):
-            source = _source(cells[index])
+            source = _code_lines(_source(cells[index]))
             names = [name for name in read if where[name] == index]
             symptoms = dict(check.get("mistakes") or {})
             places = [(code, span) for code in symptoms for span in pointed_lines(code, source, names)]
@@ -457,7 +465,7 @@ def _line_notes(notebook: dict, checks, where: dict[str, int], status_names: dic
     notes: dict[int, list[LineNote]] = {}
     for (index, what), (spans, links) in sorted(found.items(), key=lambda item: (item[0][0], min(item[1][0]))):
         spans = tuple(sorted(spans))
-        line = _source(cells[index]).splitlines()[spans[0][0] - 1].strip()
+        line = _code_lines(_source(cells[index])).split("\n")[spans[0][0] - 1].strip()
         code = line if len(line) <= 120 else line[:119] + "…"
         notes.setdefault(index, []).append(LineNote(spans, code, what, tuple(links)))
     return notes

@@ -362,6 +362,13 @@ def test_a_pointer_skips_comments_correct_lines_and_passing_checks(reference_rub
     (note,) = mark.lines  # the Constant(0.1) bias on line 7; every Dense passes the argument; the comment is no code
     assert note.spans == ((7, 7),) and note.what == "bias" and [c.id for c in note.checks] == ["hw_biases_zero"]
     assert re.findall(r'id="cell-1-line-(\d+)"', html) == ["7"]
+    # leading blank lines (which Pygments drops) and Windows or old-Mac line ends still land on the line
+    limit = [{"id": "ex1_limit", "title": "Límite", "shown_status": "fail", "reads": ["ex1_limit"], "mistakes": {}}]
+    nb = {"cells": [nbformat.v4.new_code_cell("\n\n# ok\r\nx = 1\rex1_limit = 0.0874\n")], "metadata": {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    ((mark, html),) = notebook_page(nb, [], limit, ["ex1_limit"], "x", "ipynb", "es").cells
+    assert mark.lines[0].spans == ((5, 5),) and mark.lines[0].code == "ex1_limit = 0.0874"
+    assert re.search(r'<mark class="g-line" id="cell-1-line-5"><span class="n">ex1_limit</span>', html)
 
 
 def test_the_students_text_cannot_forge_a_pointed_line():
