@@ -95,7 +95,7 @@ def write_notebook(text: str, path: Path, title: str) -> None:
         source = "\n".join(lines).strip()
         if kind == "code" and source:
             nb.cells.append(nbformat.v4.new_code_cell(source))
-        elif kind == "markdown" and source and not source.startswith("MD# Clase 108"):
+        elif kind == "markdown" and source and not source.startswith("# Clase 108"):
             nb.cells.append(nbformat.v4.new_markdown_cell(source))
 
     for line in text.splitlines():

@@ -1,7 +1,14 @@
-"""calibration.html: the figures, a dot plot per He variant and the advice, in the teacher's language.
+"""calibration.html: the figures, a dot plot per He variant, the advice and the decision, in the teacher's language.
 
 Like the reports: one file, autoescaped, the plot as a PNG data URI, and a Content-Security-Policy
 that allows no script and no network.
+
+The page ends in a decision, not only a measurement: keep `hw_he_criterion` at 0 points unless
+`threshold_95 ≥ criterion_pp` for every He variant (the check passes only when all of them meet
+the criterion), and the rubric's fields that set it (`checks[id=hw_he_criterion].points`,
+`homework.criterion_pp`). A negative `threshold_95` is said in words: He is not expected to beat
+Glorot at all in 95 % of the seeds, the seed's noise dominates (docs/teacher.md, "Why the He
+criterion is not scored"; docs/measurements.md, "The He criterion under the course protocol").
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ PAGE = """<!DOCTYPE html>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:920px;padding:16px;color:#1d1d1f;line-height:1.45}
 table{border-collapse:collapse;font-size:.9rem;margin:8px 0}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}
 .advice{background:#fff4e5;border-radius:4px;padding:8px 10px;margin:8px 0}
+.decision{background:#e8f0fb;border-left:4px solid #1565c0;border-radius:4px;padding:8px 10px;margin:8px 0}
+.decision.verdict{font-weight:700}
 img{max-width:100%;height:auto}
 </style>
 </head>
@@ -31,6 +40,8 @@ img{max-width:100%;height:auto}
 <h1>{{ t.title }}</h1>
 <p>{{ t.intro }}</p>
 {% for line in advice %}<p class="advice">{{ line }}</p>{% endfor %}
+<h2>{{ t.decision_title }}</h2>
+{% for kind, line in decision %}<p class="decision {{ kind }}">{{ line }}</p>{% endfor %}
 <table>
 <tr><th>{{ t.variant }}</th><th>{{ t.holds }}</th><th>{{ t.mean }}</th><th>{{ t.ci }}</th><th>{{ t.threshold }}</th></tr>
 {% for row in rows %}<tr><td>{{ row.init }} − {{ baseline }}</td><td>{{ row.holds }} / {{ row.seeds }}</td><td>{{ row.mean }}</td><td>{{ row.ci }}</td><td>{{ row.threshold }}</td></tr>
@@ -54,6 +65,34 @@ def _pp(value) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return f"{value:+.2f}".replace("-", "−")
+
+
+SCORED_CHECK = "hw_he_criterion"
+
+
+def decision(calibration: dict, rubric, lang: str) -> list[tuple[str, str]]:
+    """What the teacher should do with the criterion, as (kind, sentence): the verdict first, then
+    each He variant's reason, the rule and where the rubric sets it."""
+    hw = rubric.homework
+    inits = [init for init in hw.he_initializers if init in calibration]
+    points = next((spec.points for spec in rubric.checks if spec.id == SCORED_CHECK), 0.0)
+    reasons, scorable = [], bool(inits)
+    for init in inits:
+        threshold = calibration[init].get("threshold_95")
+        if threshold is None or not math.isfinite(threshold):
+            scorable = False
+            continue
+        facts = {"init": init, "threshold": _pp(threshold), "criterion": hw.criterion_pp, "baseline": hw.baseline}
+        if threshold >= hw.criterion_pp - 1e-9:
+            reasons.append(text(lang, "calibrate.page.decide_score", **facts))
+        else:
+            scorable = False
+            key = "calibrate.page.decide_negative" if threshold < 0 else "calibrate.page.decide_below"
+            reasons.append(text(lang, key, **facts))
+    verdict = text(lang, "calibrate.page.verdict_score" if scorable else "calibrate.page.verdict_zero", points=points)
+    return [("verdict", verdict), *[("reason", line) for line in reasons],
+            ("rule", text(lang, "calibrate.page.rule", criterion=hw.criterion_pp, inits=", ".join(inits))),
+            ("setting", text(lang, "calibrate.page.setting", rubric=str(rubric.source), criterion=hw.criterion_pp))]
 
 
 def render_page(calibration: dict, rubric, lang: str = "es") -> str:
@@ -85,7 +124,7 @@ def render_page(calibration: dict, rubric, lang: str = "es") -> str:
                  for seed, v in by_seed.items()]
     t = {name: text(lang, f"calibrate.page.{name}") for name in
          ("title", "variant", "holds", "mean", "ci", "threshold", "plot_alt", "plot_caption", "per_seed", "seed",
-          "measured_on_title")}
+          "measured_on_title", "decision_title")}
     t["intro"] = text(lang, "calibrate.page.intro", seeds=seeds, layers=len(hw.units), units=str(list(hw.units)),
                       epochs=protocol["epochs"], criterion=hw.criterion_pp, baseline=hw.baseline)
     t["threshold_note"] = text(lang, "calibrate.page.threshold_note", seeds=seeds)
@@ -99,12 +138,12 @@ def render_page(calibration: dict, rubric, lang: str = "es") -> str:
     plot = plots.seed_dots(dots, hw.criterion_pp, {"diff_pp": text(lang, "calibrate.page.axis")}, hw.baseline)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(PAGE).render(lang=lang, t=t, rows=rows, advice=advice, plot=plot, baseline=hw.baseline,
-                                        columns=columns, seed_rows=seed_rows)
+                                        columns=columns, seed_rows=seed_rows, decision=decision(calibration, rubric, lang))
 
 
 
 def summary_lines(outcome, rubric, lang: str) -> list[str]:
-    """What `grade calibrate` prints at the end: each He variant's figures, the advice, the files."""
+    """What `grade calibrate` prints at the end: each He variant's figures, the advice, the decision, the files."""
     hw, calibration = rubric.homework, outcome.calibration
     lines = []
     for init in hw.he_initializers:
@@ -118,6 +157,7 @@ def summary_lines(outcome, rubric, lang: str) -> list[str]:
         lines.append("  " + text(lang, "calibrate.page.advice", share=f"{fail_share(figures):.0f}", init=init,
                                  baseline=hw.baseline, criterion=hw.criterion_pp, holds=figures["holds"],
                                  seeds=figures["seeds"]))
+    lines += [line for kind, line in decision(calibration, rubric, lang) if kind in ("verdict", "reason")]
     if outcome.stored is not None:
         lines.append(text(lang, "calibrate.wrote", json=str(outcome.json_path), html=str(outcome.html_path),
                           stored=str(outcome.stored)))
@@ -126,4 +166,4 @@ def summary_lines(outcome, rubric, lang: str) -> list[str]:
     return lines
 
 
-__all__ = ["render_page", "summary_lines"]
+__all__ = ["render_page", "summary_lines", "decision"]

@@ -414,8 +414,8 @@ def render_notebook(result, execution, rubric, lang: str = "es") -> str | None:
     notebook = getattr(execution, "notebook", None)
     if not notebook:
         return None
-    checks = [{"id": c.id, "title": str(render(c.title, lang)), "shown_status": _shown_status(c), "reads": c.reads}
-              for c in result.checks]
+    checks = [{"id": c.id, "title": str(render(c.title, lang)), "shown_status": _shown_status(c), "reads": c.reads,
+               "mistakes": {code: rubric.mistake(code, "symptom", lang) for code in c.mistakes}} for c in result.checks]
     kind = "py" if (notebook.get("metadata") or {}).get("grader", {}).get("kind") == "py" else "ipynb"
     try:
         page = notebook_page(notebook, [render(cell, lang) for cell in result.execution.get("cells", [])], checks,

@@ -62,6 +62,66 @@ def test_summarize_counts_holds_from_its_own_rows(reference_rubric):
     assert one["ci95"] == [None, None] and one["holds"] == 1 and one["threshold_95"] == 1.0  # no CI from one seed
 
 
+# --- the decision: what the teacher does with the criterion ------------------------------------
+
+def _with_points(rubric, points: float):
+    return replace(rubric, checks=tuple(replace(spec, points=points) if spec.id == "hw_he_criterion" else spec
+                                        for spec in rubric.checks))
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_page_says_what_to_do_with_the_criterion(reference_rubric, lang):
+    from grader.calibrate.page import render_page
+
+    # the shipped measurement's shape: both thresholds negative (bench/results/calibration-2026-12-01)
+    cal = fake_calibration(reference_rubric, [-0.74, 0.2, 0.1, -0.3, 0.4], [-0.38, 0.1, 0.56, 0.0, 0.2])
+    assert cal["he_uniform"]["threshold_95"] < 0 and cal["he_normal"]["threshold_95"] < 0
+    rubric = _with_points(reference_rubric, 2.0)  # a teacher who scored it
+    page = page_text(render_page(cal, rubric, lang))
+    facts = {"criterion": 0.5, "baseline": "glorot_uniform"}
+    assert render(msg("calibrate.page.verdict_zero", points=2.0), lang) in page
+    for init, threshold in (("he_uniform", "−0.74"), ("he_normal", "−0.38")):
+        assert render(msg("calibrate.page.decide_negative", init=init, threshold=threshold, **facts), lang) in page
+    assert render(msg("calibrate.page.rule", criterion=0.5, inits="he_uniform, he_normal"), lang) in page
+    assert render(msg("calibrate.page.setting", rubric=str(rubric.source), criterion=0.5), lang) in page
+    assert "hw_he_criterion" in page and "homework.criterion_pp" in page and "threshold_95 ≥ criterion_pp" in page
+    if lang == "en":
+        assert spanish_words(re.sub(r"data:image/png;base64,[^\"]+", "", page)) == []
+
+
+def test_the_decision_follows_threshold_95_against_the_criterion(reference_rubric):
+    from types import SimpleNamespace
+
+    from grader.calibrate.page import decision, summary_lines
+
+    said = lambda cal, rubric=reference_rubric: [line for _, line in decision(cal, rubric, "en")]  # noqa: E731
+    # one variant between 0 and the criterion, one above: not every variant clears it, so 0 points
+    mixed = fake_calibration(reference_rubric, [0.2, 0.3, 0.6, 0.9, 0.25], [0.6, 0.7, 0.55, 0.9, 0.8])
+    lines = said(mixed)
+    assert lines[0] == render(msg("calibrate.page.verdict_zero", points=0.0), "en")
+    assert render(msg("calibrate.page.decide_below", init="he_uniform", threshold="+0.20", criterion=0.5,
+                      baseline="glorot_uniform"), "en") in lines
+    assert render(msg("calibrate.page.decide_score", init="he_normal", threshold="+0.55", criterion=0.5,
+                      baseline="glorot_uniform"), "en") in lines
+    # both at or above it (0.5 itself is enough): it may be scored
+    both = fake_calibration(reference_rubric, [0.5, 0.7, 0.9], [0.6, 0.5, 1.1])
+    assert said(both)[0] == render(msg("calibrate.page.verdict_score", points=0.0), "en")
+    # a lower criterion in the rubric turns the same measurement around
+    lower = replace(reference_rubric, homework=replace(reference_rubric.homework, criterion_pp=0.2))
+    assert said(mixed, lower)[0] == render(msg("calibrate.page.verdict_score", points=0.0), "en")
+    # `grade calibrate` prints the verdict and the reasons too
+    outcome = SimpleNamespace(calibration=mixed, stored=None, json_path="c.json", html_path="c.html")
+    printed = summary_lines(outcome, reference_rubric, "es")
+    assert render(msg("calibrate.page.verdict_zero", points=0.0), "es") in printed
+
+
+def page_text(html: str) -> str:
+    """The page's text as a reader sees it (entities decoded)."""
+    import html as html_module
+
+    return html_module.unescape(html)
+
+
 # --- the store and the report's paragraph -------------------------------------------------------
 
 def test_the_paragraph_quotes_the_stored_calibration(reference_rubric, tmp_path):

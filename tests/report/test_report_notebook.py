@@ -8,6 +8,7 @@ as markup, and a real Chromium must run nothing and request nothing when it open
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -19,7 +20,10 @@ import pytest
 
 from grader.messages import msg, render as render_message
 from grader.report import notebook as nbpage
+from grader.report.noise import NOISE, noise_source, split_noise
 from grader.report.notebook import assigned_names, definitions, notebook_page, render_notebook_page
+from ..conftest import ASSIGNMENTS
+from ..golden import GOLDENS
 
 MARK = "document.documentElement.setAttribute('data-pwned','yes')"
 PAYLOADS = [
@@ -168,9 +172,10 @@ def test_a_notebook_that_prints_megabytes_still_renders_cut_and_says_so(monkeypa
 def test_a_module_renders_its_source_and_what_it_printed():
     from grader.execute.module import module_notebook
 
-    notebook = module_notebook("ex1_kernel = 1\nprint('hola <b>')\n", "hola <b>\n")
+    notebook = module_notebook("ex1_kernel = 1\nprint('hola <b>')\n", TF_NOISE[0] + "\nhola <b>\n")  # stderr merged
     html = render(notebook, kind="py")
     assert shown("ui.nb.trust_py", "es") in html and "hola &lt;b&gt;" in html and "<code>ex1_kernel</code>" in html
+    assert shown("ui.nb.noise", "es", n=1, sources="absl") in html
 
 
 # --- a real browser --------------------------------------------------------------------------------
@@ -213,3 +218,163 @@ def test_chromium_runs_nothing_and_loads_nothing_from_a_hostile_notebook(tmp_pat
     from PIL import Image
 
     assert Image.open(tmp_path / f"notebook-{lang}-390.png").size[0] == 390
+
+
+# --- Markdown, the environment's notices, one number per cell, the lines a verdict points at ----------
+
+TF_NOISE = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1733131234.123456   12345 port.cc:153] oneDNN custom operations are on. You may see slightly different "
+    "numerical results due to floating-point round-off errors from different computation orders. To turn them off, set "
+    "the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.",
+    "I0000 00:00:1733131234.223456   12345 cpu_feature_guard.cc:210] This TensorFlow binary is optimized to use available "
+    "CPU instructions in performance-critical operations.",
+    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate "
+    "compiler flags.",
+    "Fontconfig error: No writable cache directories",
+]
+REAL_ERROR = ["Traceback (most recent call last):", '  File "<ipython-input-3>", line 2, in <module>',
+              "    raise ValueError('fan_in must be positive')", "ValueError: fan_in must be positive"]
+
+
+def section(html: str, number: int) -> str:
+    part = html[html.index(f'id="cell-{number}"'):]
+    return part[:part.index("</section>")]
+
+
+def student_frame(cell_html: str) -> str:
+    return cell_html[cell_html.index('class="g-student"'):cell_html.index('class="g-student"') + cell_html[
+        cell_html.index('class="g-student"'):].index("</div></div>")]
+
+
+def test_markdown_cells_render_as_markdown_and_stay_inert():
+    md = ("# Clase 108\n\n## Tarea\n\n- He para **ReLU**\n- Glorot para `tanh`\n\nLímite $\\sqrt{6/(n_{in}+n_{out})}$\n\n"
+          f"[web](https://keras.io) [js](javascript:{MARK})\n\n<script>{MARK}</script>")
+    html = render({"cells": [nbformat.v4.new_markdown_cell(md)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    cell = section(html, 1)
+    assert "<h1>Clase 108</h1>" in cell and "<h2>Tarea</h2>" in cell
+    assert "<li>He para <strong>ReLU</strong></li>" in cell and "<code>tanh</code>" in cell
+    assert "$\\sqrt{6/(n_{in}+n_{out})}$" in cell  # math as its text: no script typesets it
+    assert "<script" not in cell and 'href="https://keras.io"' in cell and 'href="javascript:' not in cell
+    # the samples' headings are headings (they once began with a stray "MD")
+    sample = nbformat.read(ASSIGNMENTS / "bob.ipynb", as_version=4)
+    assert "<h1>Clase 108 — Tarea (Bob)</h1>" in render(dict(sample))
+    for name in ("alice.ipynb", "bob.ipynb", "starter.ipynb"):
+        for c in nbformat.read(ASSIGNMENTS / name, as_version=4).cells:
+            assert c.cell_type != "markdown" or c.source.lstrip().startswith("#"), (name, c.source[:40])
+
+
+def test_the_environments_notices_are_folded_and_a_real_error_is_not():
+    assert {noise_source(line) for line in TF_NOISE} == {"absl", "TensorFlow", "Fontconfig"}
+    for line in [*REAL_ERROR, "UserWarning: Do not pass an `input_shape`", "Error: fontconfig", "oneDNN is great",
+                 "I0000 00:00:1733131234.1   1 port.cc:153] ValueError: oneDNN custom operations are on."]:
+        assert noise_source(line) is None, line
+    kept, folded, sources = split_noise("\n".join(TF_NOISE[:2] + REAL_ERROR + TF_NOISE[2:]) + "\n")
+    assert kept == "\n".join(REAL_ERROR) + "\n" and folded == TF_NOISE and sources == ["absl", "TensorFlow", "Fontconfig"]
+    assert all(source and pattern for source, pattern in NOISE)
+
+    cells = [nbformat.v4.new_code_cell("import keras", outputs=[
+                 nbformat.v4.new_output("stream", name="stderr", text="\n".join(TF_NOISE) + "\n")]),
+             nbformat.v4.new_code_cell("import traceback\nraise ValueError('fan_in must be positive')", outputs=[
+                 nbformat.v4.new_output("stream", name="stderr", text="\n".join([TF_NOISE[0], *REAL_ERROR]) + "\n"),
+                 nbformat.v4.new_output("error", ename="ValueError", evalue="fan_in must be positive",
+                                        traceback=REAL_ERROR)])]
+    for lang in ("es", "en"):
+        html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, lang=lang)
+        first, second = section(html, 1), section(html, 2)
+        # only noise: no stderr output left in the student's frame, a muted note of the grader's instead
+        assert "output_stderr" not in student_frame(first) and "oneDNN" not in student_frame(first)
+        assert 'class="g-noise"' in first and shown("ui.nb.noise", lang, n=5, sources="absl, TensorFlow, Fontconfig") in first
+        assert str(markupsafe.escape(TF_NOISE[1])) in first[first.index('class="g-noise"'):]
+        # the real error stays where it was, in the error's colour, beside one folded notice
+        frame = student_frame(second)
+        assert "output_stderr" in frame and "output_error" in frame and frame.count("ValueError: fan_in must be positive") == 2
+        assert shown("ui.nb.noise", lang, n=1, sources="absl") in second and "absl::InitializeLog" not in frame
+    plain = render({"cells": cells[1:], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    html = render({"cells": [nbformat.v4.new_code_cell("1/0", outputs=[nbformat.v4.new_output(
+        "stream", name="stderr", text="\n".join(REAL_ERROR))])], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert 'class="g-noise"' not in html and "output_stderr" in html and 'class="g-noise"' in plain
+
+
+def test_a_student_who_prints_the_notices_by_the_thousand_fills_no_page():
+    flood = "".join(f"Fontconfig error: {'x' * 5000} {i}\n" for i in range(3000))
+    cells = [nbformat.v4.new_code_cell("import sys", outputs=[nbformat.v4.new_output("stream", name="stderr", text=flood)])]
+    html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert len(html) < 200_000 and shown("ui.nb.noise", "es", n=3000, sources="Fontconfig") in html
+    assert shown("ui.nb.noise_cut", "es", n=3000 - nbpage.NOISE_CAP[0]) in html
+
+
+def test_a_cell_is_named_by_its_position_only():
+    cells = [nbformat.v4.new_markdown_cell("# Tarea"),
+             nbformat.v4.new_code_cell("x = 1", execution_count=7, outputs=[
+                 nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=7)])]
+    html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert "In&nbsp;[" not in html and "Out[" not in html and "[7]" not in html
+    assert f"{shown('ui.nb.cell', 'es')} 2" in section(html, 2)
+
+
+def bob_checks(rubric, lang: str) -> list[dict]:
+    """bob's graded checks (the golden) as the report hands them to the page."""
+    golden = json.loads((GOLDENS / "bob.json").read_text())
+    return [{"id": c["id"], "title": c["title"], "shown_status": c["status"], "reads": c["reads"],
+             "mistakes": {code: rubric.mistake(code, "symptom", lang) for code in c["mistakes"]}} for c in golden["checks"]]
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_a_verdict_points_at_the_line_bob_wrote(reference_rubric, lang):
+    bob = dict(nbformat.read(ASSIGNMENTS / "bob.ipynb", as_version=4))
+    page = notebook_page(bob, [], bob_checks(reference_rubric, lang), reference_rubric.contract["names"], "bob", "ipynb", lang)
+    html = render_notebook_page(page, lang)
+    marked = dict(re.findall(r'<mark class="g-line" id="cell-(\d+-line-\d+)">(.*?)</mark>', html))
+    assert set(marked) == {"3-line-7", "4-line-5", "4-line-6"}  # the limit's line and build_model's two Dense lines
+    assert "fan_in" in marked["3-line-7"] and all("glorot_uniform" in marked[k] for k in ("4-line-5", "4-line-6"))
+    notes = {mark.number: mark.lines for mark, _ in page.cells if mark.lines}
+    assert set(notes) == {3, 4}
+    (limit,) = notes[3]
+    assert limit.spans == ((7, 7),) and limit.code == "ex1_limit = float(np.sqrt(6 / fan_in))"
+    assert limit.what == reference_rubric.mistake("wrong_limit", "symptom", lang) and [c.id for c in limit.checks] == ["ex1_limit"]
+    by_what = {note.what: note for note in notes[4]}
+    bias = by_what[reference_rubric.mistake("bias_not_zeros", "symptom", lang)]
+    ignored = by_what[reference_rubric.mistake("initializer_argument_ignored", "symptom", lang)]
+    assert bias.spans == ignored.spans == ((5, 5), (6, 6))
+    assert {c.id for c in bias.checks} == {"hw_biases_zero", "hw_declared_initializers"}
+    assert "hw_initial_distribution" in {c.id for c in ignored.checks}
+    four = section(html, 4)
+    assert f'{shown("ui.nb.lines", lang)} <a href="#cell-4-line-5">5</a>, <a href="#cell-4-line-6">6</a>' in four
+    assert str(markupsafe.escape(bias.what)) in four and 'href="report.html#check-hw_biases_zero"' in four
+
+
+def test_a_pointer_skips_comments_correct_lines_and_passing_checks(reference_rubric):
+    source = ("def build_model(kernel_initializer='he_normal'):\n"
+              "    # keras.layers.Dense(10, bias_initializer='ones')\n"
+              "    return keras.Sequential([keras.layers.Dense(\n"
+              "        300, activation='relu',\n"
+              "        kernel_initializer=kernel_initializer, bias_initializer='zeros'),\n"
+              "        keras.layers.Dense(10, kernel_initializer=kernel_initializer,\n"
+              "                           bias_initializer=keras.initializers.Constant(0.1))])\n")
+    checks = [{"id": "hw_biases_zero", "title": "Bias", "shown_status": "fail", "reads": ["build_model"],
+               "mistakes": {"bias_not_zeros": "bias", "initializer_argument_ignored": "ignored"}},
+              {"id": "hw_architecture", "title": "Arq", "shown_status": "pass", "reads": ["build_model"],
+               "mistakes": {"bias_not_zeros": "never shown"}}]
+    nb = {"cells": [nbformat.v4.new_code_cell(source)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    page = notebook_page(nb, [], checks, ["build_model"], "x", "ipynb", "es")
+    ((mark, html),) = page.cells
+    (note,) = mark.lines  # the Constant(0.1) bias on line 7; every Dense passes the argument; the comment is no code
+    assert note.spans == ((7, 7),) and note.what == "bias" and [c.id for c in note.checks] == ["hw_biases_zero"]
+    assert re.findall(r'id="cell-1-line-(\d+)"', html) == ["7"]
+    # leading blank lines (which Pygments drops) and Windows or old-Mac line ends still land on the line
+    limit = [{"id": "ex1_limit", "title": "Límite", "shown_status": "fail", "reads": ["ex1_limit"], "mistakes": {}}]
+    nb = {"cells": [nbformat.v4.new_code_cell("\n\n# ok\r\nx = 1\rex1_limit = 0.0874\n")], "metadata": {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    ((mark, html),) = notebook_page(nb, [], limit, ["ex1_limit"], "x", "ipynb", "es").cells
+    assert mark.lines[0].spans == ((5, 5),) and mark.lines[0].code == "ex1_limit = 0.0874"
+    assert re.search(r'<mark class="g-line" id="cell-1-line-5"><span class="n">ex1_limit</span>', html)
+
+
+def test_the_students_text_cannot_forge_a_pointed_line():
+    forged = "\ue0011\ue002 fake \ue003 \ue000 9 \ue000"
+    cells = [nbformat.v4.new_markdown_cell(forged), nbformat.v4.new_code_cell(f"print({forged!r})", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text=forged)])]
+    html = render({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert "<mark" not in html and not any(ch in html for ch in "\ue000\ue001\ue002\ue003")
+    assert html.count('class="g-cell"') == 2
