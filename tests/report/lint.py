@@ -649,15 +649,17 @@ def small_text(fig: Any, viewport: int, min_px: float = MIN_PX) -> list[str]:
     width_in = fig.get_tightbbox(renderer).width
     display_px = min(width_in * SAVE_DPI, CONTENT_PX[viewport])
     scale = display_px / (width_in * 72)
-    small = []
+    small: dict[tuple[float, float], list[str]] = {}
     for artist in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text")):
         text = artist.get_text()
         if not text.strip() or not artist.get_visible():
             continue
         px = artist.get_fontsize() * scale
         if px < min_px:
-            small.append(f"{text[:40]!r}: {artist.get_fontsize():g} pt → {px:.1f} px")
-    return sorted(set(small))
+            small.setdefault((artist.get_fontsize(), round(px, 1)), []).append(text)
+    return [f"{pt:g} pt → {px:.1f} px: " + ", ".join(repr(t[:40]) for t in list(dict.fromkeys(texts))[:3])
+            + (f" … ({len(set(texts))} texts)" if len(set(texts)) > 3 else "")
+            for (pt, px), texts in sorted(small.items())]
 
 
 __all__ = ["Finding", "Unit", "units", "parse", "student_strings", "sign", "duplicate_fix", "contradicting_initializer",

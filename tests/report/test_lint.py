@@ -211,3 +211,71 @@ def test_small_text_scales_the_font_to_the_width_it_is_shown_at(width_in, size_p
     ax.set_yticks([])
     assert bool(lint.small_text(fig, viewport)) == small
     plt.close(fig)
+
+
+# --- the report's own figures ----------------------------------------------------------------------
+
+ISSUE_27 = pytest.mark.xfail(strict=False, reason="issue 27: fixed in the report-text and report-plots branches")
+
+
+def _figure_calls() -> dict:
+    """Each plotting function of grader/report/plots.py with small real inputs (as
+    tests/report/test_plots.py calls them), by the figure's name in the report."""
+    import numpy as np
+
+    from grader.report import plots
+    from grader.report.student import ui_texts
+    from grader.rubric import load
+
+    rubric = load()
+    labels = ui_texts(rubric, "es")["label"]
+    history = {"val_accuracy": [0.7, 0.8, 0.85], "val_loss": [0.9, 0.6, 0.5]}
+    layer = {"var": 0.1, "hist": [1, 3, 5, 3, 1], "edges": [0, 1, 2, 3, 4, 5]}
+    hw = rubric.homework
+    rng = np.random.default_rng(0)
+
+    class Probe:  # what initial_histograms reads of a ModelDesc: its kernels
+        kernels = [rng.uniform(-0.1, 0.1, (784, 300)), rng.uniform(-0.1, 0.1, (300, 10))]
+
+    seeds = {"he_normal": {"diffs": [0.4, 3.2, -0.3], "mean": 1.1, "ci95": [-2.0, 4.2]}}
+    return {
+        "curves": lambda: plots.curves({"he_normal": history}, {i: history for i in hw.initializers}, labels, hw.initializers),
+        "ex2_fig": lambda: plots.exercise_curves({"he_normal": history}, {"he_normal": history, "random_normal": history},
+                                                 "val_loss", labels),
+        "ex3_fig": lambda: plots.activation_rows({"He + ReLU": [layer] * 5, "Glorot + ReLU": [layer] * 5}, labels),
+        "init_hist": lambda: plots.initial_histograms({i: Probe() for i in hw.initializers}, labels, hw.initializers),
+        "ex1_hist": lambda: plots.ex1_histogram(rng.uniform(-0.08, 0.08, (784, 128)), 0.0811, 0.0875, labels),
+        "norms": lambda: plots.norms({"he_normal": [24.0, 20.0]}, {"he_normal": [25.0, 21.0]},
+                                     {i: {"before": [24.0, 20.0], "after": [25.0, 21.0]} for i in hw.he_initializers},
+                                     labels, hw.he_initializers, reference=[24.5, 20.0]),
+        "seeds": lambda: plots.seed_dots(seeds, hw.criterion_pp, labels, hw.baseline),
+    }
+
+
+FIGURES = ("curves", "ex1_hist", "init_hist", "norms", "ex2_fig", "ex3_fig", "ex4_fig", "seeds")
+
+
+def test_every_figure_of_the_report_is_drawn_here():
+    """ex4_fig is exercise_curves again (ex2_fig's function); every other figure the report
+    draws (student.FIGURE_EXERCISE) has its own call below, so a new figure cannot skip the lint."""
+    from grader.report.student import FIGURE_EXERCISE
+
+    assert set(FIGURE_EXERCISE) == set(FIGURES) and set(_figure_calls()) == set(FIGURES) - {"ex4_fig"}
+
+
+@ISSUE_27
+@pytest.mark.parametrize("name", sorted(set(FIGURES) - {"ex4_fig"}))
+def test_each_figure_labels_its_axes_and_its_text_is_readable_at_1280_and_390(name, monkeypatch):
+    """Axis labels on every drawn axes, and every text ≥ 11 px where the report shows the
+    figure (lint.small_text: the figure's natural width, or the content width at 1280 and 390 px)."""
+    from grader.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "png_data_uri", lambda fig: figures.append(fig) or "data:image/png;base64,")
+    assert _figure_calls()[name]() is not None and len(figures) == 1
+    fig = figures[0]
+    try:
+        found = lint.unlabelled_axes(fig) + [f"{w} px: {t}" for w in lint.CONTENT_PX for t in lint.small_text(fig, w)]
+    finally:
+        plt.close(fig)
+    assert found == [], "\n".join(found)
