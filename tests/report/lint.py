@@ -432,7 +432,8 @@ PROPER = {"He", "Glorot", "Xavier", "LeCun", "Keras", "TensorFlow", "ReLU", "Fas
           "Conv", "Conv2D", "Flatten", "Input", "Sequential", "RandomNormal", "RandomUniform", "TruncatedNormal",
           "VarianceScaling", "HeNormal", "HeUniform", "GlorotUniform", "GlorotNormal", "Python", "Jupyter", "NumPy",
           "SGD", "Adam", "ADAM", "Var", "KS", "IC", "CI", "NaN", "Frobenius", "Gradescope", "Canvas", "Moodle", "Dask",
-          "Kolmogorov", "Smirnov", "Bessel", "Linux", "Chromium", "Welch", "Student", "Celda", "Cell", "Ej", "Ex"}
+          "Kolmogorov", "Smirnov", "Bessel", "Linux", "Chromium", "Welch", "Student", "Celda", "Cell", "Ej", "Ex",
+          "None", "True", "False"}
 _CUT_WORD = re.compile(r"([A-Za-zÁÉÍÓÚÑáéíóúñü]+)\u2026")
 _RUN_ON = re.compile(r"\b([a-záéíóúñü][a-záéíóúñü]+)[ \t]+([A-ZÁÉÍÓÚÑ][a-záéíóúñü]+)\b")
 
@@ -457,7 +458,8 @@ def _lowercase_words() -> frozenset[str]:
 
 
 def truncated(html: str, student: Iterable[str] = ()) -> list[Finding]:
-    """A word cut by "…" ("vuelv…": no space before it, and not a whole word), a text cut right
+    """A word cut by "…" ("vuelv…": no space before it, and not a whole word), a text that stops
+    on "…" right after a word ("no devolvió un modelo…": a message cut to fit a line), a text cut
     after a word that cannot end one ("y …"), and a title that runs into the next sentence with
     no full stop ("mal calculado El límite"): a lower-case word, then a capitalised common word
     that is not a name (PROPER)."""
@@ -465,7 +467,8 @@ def truncated(html: str, student: Iterable[str] = ()) -> list[Finding]:
     words, lower = vocabulary(), _lowercase_words()
     for unit in units(html, student):
         for match in _CUT_WORD.finditer(unit.prose):
-            if match.group(1).lower() not in words:
+            ends = not unit.prose[match.end():].strip()  # the text stops there: a sentence cut, whole word or not
+            if ends or match.group(1).lower() not in words:
                 found.append(Finding("truncated", _short(unit.prose, match.end())))
         for match in re.finditer(r"\b(y|o|de|del|la|el|los|las|en|a|que|con|por|para|and|or|of|the|to|in|with|a|an)\s\u2026",
                                  unit.prose):
@@ -662,6 +665,26 @@ def small_text(fig: Any, viewport: int, min_px: float = MIN_PX) -> list[str]:
             for (pt, px), texts in sorted(small.items())]
 
 
+
+def folder_findings(folder: Path, lang: str) -> list[Finding]:
+    """Every rule over one graded student's folder (report.html, notebook.html when there is
+    one, result.json), each excerpt prefixed with the page it comes from."""
+    folder = Path(folder)
+    result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    found = [Finding(kind, f"report.html: {excerpt}")
+             for kind, excerpt in report_findings((folder / "report.html").read_text(encoding="utf-8"), result, lang)]
+    if (folder / "notebook.html").exists():
+        found += [Finding(kind, f"notebook.html: {excerpt}")
+                  for kind, excerpt in notebook_findings((folder / "notebook.html").read_text(encoding="utf-8"), result, lang)]
+    return found
+
+
+def summary(findings: Sequence[Finding]) -> str:
+    """Findings as a failing test prints them: one line each, grouped by rule."""
+    return "\n".join(f"{kind} ({len(excerpts)}):\n" + "\n".join(f"  {e}" for e in excerpts)
+                     for kind, excerpts in by_kind(findings).items())
+
+
 __all__ = ["Finding", "Unit", "units", "parse", "student_strings", "sign", "duplicate_fix", "contradicting_initializer",
            "truncated", "language", "machinery", "units_mixed", "report_findings", "notebook_findings", "by_kind",
-           "unlabelled_axes", "small_text", "CONTENT_PX", "HOW_GRADED", "PROPER", "ENGLISH", "MACHINERY"]
+           "unlabelled_axes", "small_text", "folder_findings", "summary", "CONTENT_PX", "HOW_GRADED", "PROPER", "ENGLISH", "MACHINERY"]

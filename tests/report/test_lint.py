@@ -122,6 +122,9 @@ def test_a_fix_that_names_an_initializer_its_check_does_not_expect():
 def test_truncated_words_and_sentences():
     assert kinds(lint.truncated(page("<li>Reconstruya el modelo y vuelv…</li>"))) == ["truncated"]
     assert kinds(lint.truncated(page("<li>Reconstruya el modelo y …</li>"))) == ["truncated"]
+    assert kinds(lint.truncated(page("<li>build_model no devolvió un modelo…</li>"))) == ["truncated"]
+    assert lint.truncated(page("<li>build_model no devolvió un modelo válido.</li>")) == []
+    assert lint.truncated(page("<p>ex1_limit debe ser un número (float), es None. Defínalo así:</p>")) == []
     # a whole word before "…" is an etc., and "…" between numbers a range
     assert lint.truncated(page("<p>(RandomUniform, TruncatedNormal, constante…)</p>")) == []
     assert lint.truncated(page("<p>IC 95 % −0.75 … +0.63</p>")) == []
