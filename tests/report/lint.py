@@ -266,11 +266,21 @@ def _lookup_values(values: dict, token: str) -> list[tuple[float | None, float |
     return [v for name, vs in values.items() if _matches(name, token) for v in vs]
 
 
-def _disagrees(stated: float, a: float | None, b: float | None, tol: float) -> bool:
+ROUNDING = 0.011  # two numbers shown to 2 decimals (86.90 − 87.06) are off by at most 0.01 together
+
+
+def _disagrees(stated: float, a: float | None, b: float | None) -> bool:
+    """Signs that differ beyond rounding; fractions (0.7212, 4 digits) round 100 times finer
+    than percents, and a stated "+0.00" has no sign to disagree with."""
     if a is None or b is None:
         return False
     actual = a - b
-    return abs(actual) > tol and abs(stated) > tol and (actual > 0) != (stated > 0)
+    tol = ROUNDING / 100 if max(abs(a), abs(b)) <= 1 else ROUNDING
+    return abs(actual) > tol and abs(stated) > ROUNDING and (actual > 0) != (stated > 0)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}".replace("-", MINUS)
 
 
 def sign(html: str, student: Iterable[str] = ()) -> list[Finding]:
@@ -311,10 +321,10 @@ def sign(html: str, student: Iterable[str] = ()) -> list[Finding]:
                     stated.append((_number(m.group(0)), columns))
             for value, columns in stated:
                 readings = [(a[c], b[c]) for c in columns for a in a_vals for b in b_vals]
-                if readings and all(_disagrees(value, x, y, 0.011) for x, y in readings):
+                if readings and all(_disagrees(value, x, y) for x, y in readings):
                     x, y = readings[0]
-                    found.append(Finding("sign", f"{_short(match.group(0))} (stated {value:+.2f}, "
-                                                 f"{match.group('a')} {x:g} − {match.group('b')} {y:g} = {x - y:+.2f})".replace("-", MINUS)))
+                    found.append(Finding("sign", f"{_short(match.group(0))} (stated {_signed(value)}, {match.group('a')} "
+                                                 f"{x:g} − {match.group('b')} {y:g} = {_signed(x - y)})"))
     return found
 
 
@@ -450,11 +460,16 @@ def vocabulary() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _lowercase_words() -> frozenset[str]:
-    """Words the catalogs write in lower case mid-sentence: a capitalised one of these after a
-    lower-case word is a sentence that began without its full stop."""
+    """Words the catalogs write in lower case mid-sentence, or that begin their sentences ("Pase
+    el argumento…"): a capitalised one of these right after a lower-case word is a sentence that
+    began without the previous one's full stop."""
+    mistakes = json.loads((ROOT / "reference" / "mistakes.json").read_text(encoding="utf-8"))
     texts = [*_catalog("es").values(), *_catalog("en").values(),
-             (ROOT / "reference" / "mistakes.json").read_text(encoding="utf-8")]
-    return frozenset(w for t in texts for w in re.findall(r"(?<=[a-záéíóú,] )([a-záéíóúñ]+)\b", t))
+             *(text for row in mistakes.values() if isinstance(row, dict) for field in row.values() if isinstance(field, dict)
+               for text in field.values())]
+    lower = {w for t in texts for w in re.findall(r"(?<=[a-záéíóú,] )([a-záéíóúñ]+)\b", t)}
+    starts = {w.lower() for t in texts for w in re.findall(r"(?:^|[.:;!?] )([A-ZÁÉÍÓÚÑ][a-záéíóúñü]+)\b", t, re.M)}
+    return frozenset(lower | starts)
 
 
 def truncated(html: str, student: Iterable[str] = ()) -> list[Finding]:

@@ -50,6 +50,11 @@ def test_sign_finds_a_sentence_that_contradicts_the_section_numbers():
     inline = "<p>He 86.90 %, Glorot 87.06 %; He − Glorot: {} pp.</p>"
     assert kinds(lint.sign(page(inline.format("0.16")))) == ["sign"]
     assert lint.sign(page(inline.format("−0.16"))) == []
+    # accuracies as fractions (exercise 4's rows) round 100 times finer: 0.0016 apart is a sign
+    fractions = numbers([("val_accuracy final, glorot_uniform_tanh", "0.8690", "0.8710"),
+                         ("val_accuracy final, he_normal_tanh", "0.8706", "0.8680")])
+    assert kinds(lint.sign(page(f"<section>{fractions}{sentence.format('+0.16')}</section>"))) == ["sign"]
+    assert lint.sign(page(f"<section>{fractions}{sentence.format('−0.16')}</section>")) == []
 
 
 def test_sign_says_nothing_where_it_cannot_tell():
@@ -139,6 +144,9 @@ def test_a_title_that_runs_into_the_next_sentence():
     for name in ("con He", "de Glorot", "usa Keras", "con ReLU", "de Fashion-MNIST", "la Conv2D"):
         assert lint.truncated(page(f"<p>Un modelo {name} arranca bien.</p>")) == [], name
     assert kinds(lint.truncated(page("<p>Glorot uniform limit computed wrongly The limit is</p>", "en"))) == ["truncated"]
+    symptom_fix = "<dd>build_model ignora su argumento: los tres son un mismo modelo Pase el argumento a cada capa.</dd>"
+    assert kinds(lint.truncated(page(symptom_fix))) == ["truncated"]
+    assert lint.truncated(page(symptom_fix.replace("modelo Pase", "modelo. Pase"))) == []
 
 
 # --- language --------------------------------------------------------------------------------------
