@@ -474,7 +474,8 @@ def _lowercase_words() -> frozenset[str]:
 
 def truncated(html: str, student: Iterable[str] = ()) -> list[Finding]:
     """A word cut by "…" ("vuelv…": no space before it, and not a whole word), a text that stops
-    on "…" right after a word ("no devolvió un modelo…": a message cut to fit a line), a text cut
+    on "…" right after a word ("no devolvió un modelo…": a message cut to fit a line) or on a
+    colon with nothing after it ("could not be exported:"), a text cut
     after a word that cannot end one ("y …"), and a title that runs into the next sentence with
     no full stop ("mal calculado El límite"): a lower-case word, then a capitalised common word
     that is not a name (PROPER)."""
@@ -488,6 +489,8 @@ def truncated(html: str, student: Iterable[str] = ()) -> list[Finding]:
         for match in re.finditer(r"\b(y|o|de|del|la|el|los|las|en|a|que|con|por|para|and|or|of|the|to|in|with|a|an)\s\u2026",
                                  unit.prose):
             found.append(Finding("truncated", _short(unit.prose, match.end())))
+        if unit.tag != "img@alt" and re.search(r"\w:$", unit.prose.strip()):  # "could not be exported:" and then nothing
+            found.append(Finding("truncated", _short(unit.prose, len(unit.prose))))
         for line in unit.prose.split("\n"):
             for match in _RUN_ON.finditer(line):
                 word = match.group(2)

@@ -129,7 +129,9 @@ def test_truncated_words_and_sentences():
     assert kinds(lint.truncated(page("<li>Reconstruya el modelo y …</li>"))) == ["truncated"]
     assert kinds(lint.truncated(page("<li>build_model no devolvió un modelo…</li>"))) == ["truncated"]
     assert lint.truncated(page("<li>build_model no devolvió un modelo válido.</li>")) == []
-    assert lint.truncated(page("<p>ex1_limit debe ser un número (float), es None. Defínalo así:</p>")) == []
+    assert kinds(lint.truncated(page("<li><code>build_model</code> could not be exported:</li>", "en"))) == ["truncated"]
+    assert lint.truncated(page("<li><code>build_model</code> could not be exported: it raised RuntimeError.</li>", "en")) == []
+    assert lint.truncated(page("<p>ex1_limit debe ser un número (float), es None. Defínalo así: <code>ex1_limit = 0.08</code></p>")) == []
     # a whole word before "…" is an etc., and "…" between numbers a range
     assert lint.truncated(page("<p>(RandomUniform, TruncatedNormal, constante…)</p>")) == []
     assert lint.truncated(page("<p>IC 95 % −0.75 … +0.63</p>")) == []
