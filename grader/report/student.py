@@ -259,8 +259,11 @@ def environment_lines(sandbox: dict, lang: str) -> list[str]:
 
 def _one_line(value: str, width: int = 220) -> str:
     """The first sentence of a message: what the "what to fix first" list shows."""
-    first = str(value).strip().split("\n", 1)[0]
-    cut = re.search(r"(?<=[.:])\s", first)
+    lines = str(value).strip().split("\n")
+    first = lines[0]
+    if first.rstrip().endswith(":") and len(lines) > 1:  # "Defínalo así:" and the code it introduces
+        first = f"{first.rstrip()} {lines[1].strip()}"
+    cut = re.search(r"(?<=[.!?])\s", first)
     first = first[: cut.start()] if cut and cut.start() > 20 else first
     if len(first) <= width:
         return first
@@ -360,7 +363,8 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
 def fix_groups(items: list[dict], order: dict[str, int], rubric, lang: str) -> list[dict]:
     """"What to fix first", one entry per cause: checks that share a mistake (or whose verdict a
     collapse's cause decided) are one group, because one fix gives all their points back, and a
-    check with two mistakes joins both causes into one group (its points need both fixes). Each
+    check with two mistakes joins both causes into one group (its points need both fixes); checks
+    without a known mistake whose fix reads the same (one name not defined) are one group too. Each
     group: its causes' fixes (one each), the points the whole group gives back, and its checks.
     Sorted by those points, then by the rubric's order."""
     parent: dict[str, str] = {}
@@ -371,13 +375,13 @@ def fix_groups(items: list[dict], order: dict[str, int], rubric, lang: str) -> l
         return key
 
     for item in items:
-        keys = [f"cause:{code}" for code in item["causes"]] or [f"check:{item['id']}"]
+        keys = [f"cause:{code}" for code in item["causes"]] or [f"fix:{item['fix']}"]
         for key in keys[1:]:
             parent[root(key)] = root(keys[0])
         root(keys[0])
     groups: dict[str, dict] = {}
     for item in items:
-        key = root(f"cause:{item['causes'][0]}" if item["causes"] else f"check:{item['id']}")
+        key = root(f"cause:{item['causes'][0]}" if item["causes"] else f"fix:{item['fix']}")
         group = groups.setdefault(key, {"id": item["id"], "causes": [], "lost": 0.0, "checks": [], "fixes": []})
         group["lost"] = round(group["lost"] + item["lost"], 2)
         group["checks"].append({"id": item["id"], "title": item["title"]})

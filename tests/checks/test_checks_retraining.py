@@ -36,10 +36,14 @@ def alice_runs(rubric) -> tuple[dict, Retraining]:
 
 def test_alice_reproduces_as_before(reference_rubric):
     reported, retraining_ = alice_runs(reference_rubric)
-    outcome = CHECKS["hw_retrain_reproduces"](ctx(reference_rubric, {"hw_val_accuracy": reported}, retraining_))
+    # alice's three protocol fits were served by the memo (her log says so): the golden's sentence
+    served = ctx(reference_rubric, {"hw_val_accuracy": reported}, retraining_)
+    served = replace(served, extracted=replace(served.extracted, memo={"log": [{"served": True, "key": "k"}] * 3}))
     golden = golden_check("alice", "hw_retrain_reproduces")
+    assert render(CHECKS["hw_retrain_reproduces"](served).message, "es") == golden["message"]
+    outcome = CHECKS["hw_retrain_reproduces"](ctx(reference_rubric, {"hw_val_accuracy": reported}, retraining_))
     assert outcome.status == golden["status"] and outcome.fraction == 1.0
-    assert render(outcome.message, "es") == golden["message"]
+    assert outcome.message.key == "check.hw_retrain_reproduces.pass"  # trained, not served: the plain sentence
     rows = golden["evidence"]
     table = Joined([msg("check.hw_retrain_reproduces.row", init=init, student=rows[init]["student_pp"], grader=rows[init]["grader_pp"])
                     for init in reference_rubric.homework.initializers], "; ")
