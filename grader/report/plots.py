@@ -315,7 +315,8 @@ def seed_dots(seeds: dict, criterion: float, labels: dict, baseline: str) -> str
     ax.set_yticks(range(len(seeds)), [f"{init}\n− {baseline}" for init in seeds])
     ax.set_ylim(-0.6, len(seeds) - 0.4)
     ax.set_xlabel(labels["diff_pp"])
-    _legend_below(fig, [line], [f"{labels['criterion']}: +{criterion:g} pp"], ncol=1)
+    said = f"+{criterion:g} pp"
+    _legend_below(fig, [line], [f"{labels['criterion']}: {said}" if "criterion" in labels else said], ncol=1)
     return png_data_uri(fig)
 
 
