@@ -22,7 +22,7 @@ import markupsafe
 import numpy as np
 from markupsafe import Markup
 
-from ..initializers import glorot_limit
+from ..initializers import InitSpec, glorot_limit, target_variance
 from ..messages import catalog, fill, language, render, text
 from . import plots
 from .notebook import definitions, notebook_page, render_notebook_page
@@ -105,9 +105,14 @@ def _env() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-# which exercise a figure belongs to: its section shows it beside that exercise's checks
+# which exercise a figure belongs to, and the checks it illustrates: its section shows it right
+# after the last of them (a figure whose checks are all absent closes its exercise)
 FIGURE_EXERCISE = {"curves": "hw", "ex1_hist": "ex1", "init_hist": "hw", "norms": "hw", "ex2_fig": "ex2",
                    "ex3_fig": "ex3", "ex4_fig": "ex4", "seeds": "hw"}
+FIGURE_CHECKS = {"curves": ("hw_histories", "hw_retrain_reproduces"), "ex1_hist": ("ex1_kernel_distribution", "ex1_limit"),
+                 "init_hist": ("hw_initial_distribution",), "norms": ("hw_kernel_norms", "hw_norms_similar"),
+                 "ex2_fig": ("ex2_curves", "ex2_vanishing"), "ex3_fig": ("ex3_layer_variances",), "ex4_fig": ("ex4_tanh",),
+                 "seeds": ("hw_he_criterion",)}
 # terms a student may not know, explained in one line where they appear (ui.term.<name>)
 TERMS = {"ks": re.compile(r"\bKS\b"), "z": re.compile(r"\bz\s*[=_]"), "kappa": re.compile("κ"),
          "ci": re.compile(r"\bIC 95|\bCI 95|95 % CI")}
@@ -128,7 +133,10 @@ def _env() -> jinja2.Environment:
 
 
 def _figures(result, material: Material | None, rubric, ui: dict, lang: str) -> list[dict]:
-    """The report's figures, each tagged with its exercise: {exercise, title, alt, uri}."""
+    """The report's figures, each tagged with its exercise and the checks it illustrates:
+    {exercise, checks, title, caption, images: [{uri, alt}]}. A caption says who drew what: the
+    grader draws every figure, from the student's values where they exist (solid lines, their
+    norms, their weights), so a student whose notebook plots nothing is never said to have."""
     if material is None:
         return []
     labels = ui["label"]
@@ -137,36 +145,51 @@ def _figures(result, material: Material | None, rubric, ui: dict, lang: str) -> 
     hw = rubric.homework
     figures = []
 
-    def add(key: str, uri: str | None) -> None:
-        if uri:
-            figures.append({"exercise": FIGURE_EXERCISE[key], "title": ui[key], "alt": ui[_ALT[key]], "uri": uri})
+    def add(key: str, drawn, caption: str | None = None) -> None:
+        """`drawn`: one PNG data URI, {panel name: URI} for a figure drawn one image per panel, or None."""
+        if not drawn:
+            return
+        caption = ui[caption or _ALT[key]]
+        if isinstance(drawn, dict):
+            images = [{"uri": uri, "alt": f"{ui[key]}: {name}"} for name, uri in drawn.items()]
+        else:
+            images = [{"uri": drawn, "alt": caption.replace("`", "")}]  # an attribute: the name without its <code>
+        figures.append({"exercise": FIGURE_EXERCISE[key], "checks": FIGURE_CHECKS[key], "title": ui[key],
+                        "caption": caption, "images": images})
+
+    def alt(key: str, student_drew: bool) -> str:
+        return _ALT[key] if student_drew else f"{_ALT[key]}_grader"
 
     inits = hw.initializers
     student_hist = {k: v for k, v in (values.get("hw_histories") or {}).items() if k in inits}
     grader_hist = {k: run.history for k, run in (retraining.main or {}).items()}
-    add("curves", plots.curves(student_hist, grader_hist, labels, inits))
+    add("curves", plots.curves(student_hist, grader_hist, labels, inits), alt("curves", _has_curves(student_hist)))
     if isinstance(values.get("ex1_kernel"), np.ndarray):
         ex1 = rubric.exercise1
-        add("ex1_hist", plots.ex1_histogram(values["ex1_kernel"], glorot_limit(ex1.fan_in, ex1.fan_out),
-                                            values.get("ex1_limit"), labels))
+        limit = values.get("ex1_limit")
+        drew_limit = limit is not None and bool(np.isfinite(limit))  # as ex1_histogram decides to draw it
+        add("ex1_hist", plots.ex1_histogram(values["ex1_kernel"], glorot_limit(ex1.fan_in, ex1.fan_out), limit, labels),
+            "ex1_alt" if drew_limit else "ex1_alt_no_limit")
     add("init_hist", plots.initial_histograms(values.get("build_model") or {}, labels, inits))
     grader_norms = {k: {"before": run.kernel_norms_before, "after": run.kernel_norms_after}
                     for k, run in (retraining.main or {}).items()}
     before = {k: v for k, v in (values.get("hw_kernel_norms_before") or {}).items() if k in inits}
     after = {k: v for k, v in (values.get("hw_kernel_norms_after") or {}).items() if k in inits}
-    add("norms", plots.norms(before, after, grader_norms, labels, hw.he_initializers, reference=_he_norms(rubric)))
+    add("norms", plots.norms(before, after, grader_norms, labels, inits, reference=_initial_norms(rubric)),
+        alt("norms", bool(before or after)))
     if rubric.exercises is not None:
         ex2_runs, ex4_runs = retraining.exercise("ex2"), retraining.exercise("ex4")
         ex2, ex4 = rubric.exercises.ex2, rubric.exercises.ex4
         student_ex2 = {k: v for k, v in (values.get("ex2_histories") or {}).items() if k in ex2.runs}
-        add("ex2_fig", plots.exercise_curves(student_ex2, {k: r.history for k, r in ex2_runs.items()}, "val_loss", labels))
+        add("ex2_fig", plots.exercise_curves(student_ex2, {k: r.history for k, r in ex2_runs.items()}, "val_loss", labels),
+            alt("ex2_fig", _has_curves(student_ex2, ("val_loss",))))
         models = sorted(ex2.runs.items(), key=_model_order)
         rows = {_model_name(ref, ex2.activation): ex2_runs[label].activations.get("init", [])
                 for label, ref in models if label in ex2_runs}
         add("ex3_fig", plots.activation_rows(rows, labels, output_activation=rubric.homework.output_activation))
         student_ex4 = {k: v for k, v in (values.get("ex4_histories") or {}).items() if k in ex4.runs}
         add("ex4_fig", plots.exercise_curves(student_ex4, {k: r.history for k, r in ex4_runs.items()}, "val_accuracy",
-                                             labels))
+                                             labels), alt("ex4_fig", _has_curves(student_ex4, ("val_accuracy",))))
     criterion = next((c for c in result.checks if c.id == "hw_he_criterion"), None)
     seeds = criterion.evidence.get("seeds") if criterion else None
     if seeds:
@@ -174,15 +197,43 @@ def _figures(result, material: Material | None, rubric, ui: dict, lang: str) -> 
     return figures
 
 
+def _has_curves(histories: dict, metrics=("val_accuracy", "val_loss")) -> bool:
+    """Whether the plot draws any curve of the student's (what its caption may then say)."""
+    return any(isinstance(h, dict) and h.get(m) for h in histories.values() for m in metrics)
+
+
+def _placed(figures: list[dict], exercise: str, check_ids: list[str]) -> tuple[dict, list[dict]]:
+    """{check id: the figures shown right after it}, and the exercise's figures none of whose
+    checks is on the page (shown at the end of its section)."""
+    after: dict[str, list[dict]] = {}
+    rest = []
+    for figure in (f for f in figures if f["exercise"] == exercise):
+        present = [i for i in check_ids if i in figure["checks"]]
+        if present:
+            after.setdefault(present[-1], []).append(figure)
+        else:
+            rest.append(figure)
+    return after, rest
+
+
 _ALT = {"curves": "curves_alt", "ex1_hist": "ex1_alt", "init_hist": "init_alt", "norms": "norms_alt", "ex2_fig": "ex2_alt",
         "ex3_fig": "ex3_alt", "ex4_fig": "ex4_alt", "seeds": "seeds_alt"}
 
 
-def _he_norms(rubric) -> list[float]:
-    """What ‖W‖_F of each homework kernel is at He initialization: √(fan_in·fan_out·2/fan_in) =
-    √(2·fan_out), the reference the norms plot draws."""
-    units = list(rubric.homework.units)
-    return [math.sqrt(2.0 * fan_out) for fan_out in units]
+def _initial_norms(rubric) -> dict[str, list[float]]:
+    """What ‖W‖_F of each homework kernel is at initialization, per initializer: each of its
+    fan_in·fan_out weights has the initializer's variance, so ‖W‖_F ≈ √(fan_in·fan_out·Var)
+    (He: √(2·fan_out); Glorot: √(2·fan_in·fan_out/(fan_in+fan_out))), the reference the norms
+    plot draws."""
+    hw = rubric.homework
+    sizes = [hw.input_size, *hw.units]
+    norms = {}
+    for init in hw.initializers:
+        shapes = list(zip(sizes, sizes[1:]))
+        variances = [target_variance(InitSpec(init), shape) for shape in shapes]
+        if all(v is not None for v in variances):
+            norms[init] = [math.sqrt(fan_in * fan_out * v) for (fan_in, fan_out), v in zip(shapes, variances)]
+    return norms
 
 
 def _fmt_evidence(evidence: dict, lang: str) -> str:
@@ -305,6 +356,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
         items = [c for c in result.checks if c.exercise == exercise]
         if not items and not any(f["exercise"] == exercise for f in figures):
             continue
+        figures_after, figures_last = _placed(figures, exercise, [c.id for c in items])
         checks = []
         for c in items:
             # a collapse's cause comes first: every other fix of that check follows from it
@@ -319,7 +371,8 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
                      "expected": render(c.expected, lang), "found": "" if found and found in message else found,
                      "why": render(c.why, lang), "fixes": fixes, "mistakes": codes,
                      "cells": sorted({where[n] + 1 for n in c.reads if n in where}),
-                     "evidence": _fmt_evidence(render(c.evidence, lang), lang) if c.evidence else ""}
+                     "evidence": _fmt_evidence(render(c.evidence, lang), lang) if c.evidence else "",
+                     "figures": figures_after.get(c.id, [])}
             # a long result shows its first sentence; the whole of it is one click away
             entry["summary"] = _one_line(message) if len(message) > LONG_MESSAGE else ""
             entry["terms"] = _terms([message, entry["found"], str(entry["expected"]), str(entry["why"])], lang)
@@ -334,7 +387,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
                        # the items that count: one worth no points is information, not a pass or a miss
                        "passed": sum(str(c.status) == "pass" for c in items if c.max_points > 0),
                        "count": sum(1 for c in items if c.max_points > 0),
-                       "figures": [f for f in figures if f["exercise"] == exercise], "numbers": tables.get(exercise, [])})
+                       "figures": figures_last, "numbers": tables.get(exercise, [])})
     order = {c.id: position for position, c in enumerate(result.checks)}
     fix_first = fix_groups(fix_first, order, rubric, lang)
     # a collapsed comparison is said first: every verdict about one initializer against another depends on it

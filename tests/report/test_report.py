@@ -333,3 +333,28 @@ def test_environment_is_said_in_words(reference_rubric):
     assert "level" not in said and "None" not in said
     english = environment_lines({"level": "bwrap", "uid": 65534, "network": False, "limits": limits}, "en")
     assert english == [render(m, "en") for m in words] and render(msg("ui.env.network_off"), "es") not in " · ".join(english)
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_figure_captions_say_who_drew_what(reference_rubric, lang):
+    """The grader draws every figure: from the student's histories where they exist (said so), and
+    a caption never speaks of the student's solid lines when there are none."""
+    from dataclasses import replace
+
+    from grader.report.student import inline_code
+
+    said = {key: str(inline_code(render(msg(key), lang))) for key in ("ui.curves_alt", "ui.curves_alt_grader")}
+    result = failing_result(reference_rubric)
+    material = _material()
+    html = report.render_report(result, material, reference_rubric, lang)
+    assert said["ui.curves_alt"] in html and said["ui.curves_alt_grader"] not in html
+    values = {k: v for k, v in material.extracted.values.items() if not k.endswith("_histories")}
+    bare = replace(material, extracted=replace(material.extracted, values=values))
+    html = report.render_report(result, bare, reference_rubric, lang)
+    solid = re.compile({"es": r"\bcontinuas", "en": r"\bsolid"}[lang])  # not "discontinuas"
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", html, re.S)
+    assert [c for c in captions if solid.search(c)] == []
+    assert sum(said["ui.curves_alt_grader"] in c for c in captions) == 1
+    figures = re.findall(r"<figure>.*?</figure>", html, re.S)
+    norms = next(f for f in figures if shown("ui.norms", lang) in f)
+    assert len(re.findall(r"<img ", norms)) == len(reference_rubric.homework.initializers)  # Glorot's panel too
