@@ -46,6 +46,8 @@ STYLE = {"font.size": FONT, "axes.titlesize": FONT, "axes.labelsize": FONT, "xti
          "ytick.labelsize": FONT, "legend.fontsize": FONT, "legend.title_fontsize": FONT, "figure.titlesize": FONT,
          "figure.labelsize": FONT}
 NOTE_COLOR = "#8a4b00"
+# accuracies are drawn in %, as every table and sentence of the report gives them (never 0.869)
+PERCENT_METRICS = ("accuracy", "val_accuracy")
 
 
 def colors_for(names) -> dict:
@@ -115,9 +117,10 @@ def _runs_on(ax, student: dict, grader: dict, metric: str, labels: dict, colors:
         for who, runs, style in (("student", student, "-"), ("grader", grader, "--")):
             ys = runs.get(label, {}).get(metric)
             if ys:
+                ys = [100 * y for y in ys] if metric in PERCENT_METRICS else ys  # the report's unit: %
                 ax.plot(range(1, len(ys) + 1), ys, color=color, linestyle=style)
                 drawn.append((f"{label} ({labels[who]})", np.asarray(ys, dtype=float)))
-    ax.set_ylabel(metric)
+    ax.set_ylabel(f"{metric} (%)" if metric in PERCENT_METRICS else metric)
     ax.set_xlabel(labels["epoch"])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -315,6 +318,7 @@ def seed_dots(seeds: dict, criterion: float, labels: dict, baseline: str) -> str
     ax.set_yticks(range(len(seeds)), [f"{init}\n− {baseline}" for init in seeds])
     ax.set_ylim(-0.6, len(seeds) - 0.4)
     ax.set_xlabel(labels["diff_pp"])
+    ax.set_ylabel(labels.get("seed_rows", ""))
     said = f"+{criterion:g} pp"
     _legend_below(fig, [line], [f"{labels['criterion']}: {said}" if "criterion" in labels else said], ncol=1)
     return png_data_uri(fig)

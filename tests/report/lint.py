@@ -637,10 +637,14 @@ def unlabelled_axes(fig: Any) -> list[str]:
     """The axes of a matplotlib figure that are drawn (not turned off) but lack an x or a y
     label: a plot a student cannot read without guessing what the axes are."""
     missing = []
+    # a grid of panels may label its axes once for the whole figure (fig.supxlabel / supylabel)
+    shared = {name: bool(text is not None and text.get_text().strip())
+              for name, text in (("xlabel", getattr(fig, "_supxlabel", None)), ("ylabel", getattr(fig, "_supylabel", None)))}
     for index, ax in enumerate(fig.axes):
         if not ax.axison or not ax.get_visible():
             continue
-        lacks = [name for name, label in (("xlabel", ax.get_xlabel()), ("ylabel", ax.get_ylabel())) if not label.strip()]
+        lacks = [name for name, label in (("xlabel", ax.get_xlabel()), ("ylabel", ax.get_ylabel()))
+                 if not label.strip() and not shared[name]]
         if lacks:
             missing.append(f"axes {index} ({ax.get_title() or 'untitled'}): no {' and no '.join(lacks)}")
     return missing

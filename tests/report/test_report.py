@@ -288,18 +288,41 @@ def test_section_order_matches_its_golden(reference_rubric, update_goldens):
     assert "  figure" in hw and "  check-hw_he_criterion" in hw
 
 
-def test_fix_first_lists_lost_points_largest_first_each_with_one_fix(reference_rubric):
+def test_fix_first_lists_each_cause_once_with_the_points_its_group_gives_back(reference_rubric):
     result = failing_result(reference_rubric)
     html = report.render_report(result, None, reference_rubric, "es")
     part = html[html.index('id="s-fix"'):html.index('id="s-summary"')]
-    items = re.findall(r'<li><a href="#check-([^"]+)">.*?class="gain">\+([\d.]+) punto', part, re.S)
-    lost = {c.id: c.max_points - c.points for c in result.checks if c.max_points - c.points > 0}
-    assert [i for i, _ in items] and {i for i, _ in items} == set(lost)
-    gains = [float(g) for _, g in items]
-    assert gains == sorted(gains, reverse=True) and gains[0] == max(lost.values())
-    for check_id, _ in items:  # each link lands on its check
+    items = re.findall(r"<li>(.*?)</li>", part, re.S)
+    lost = {c.id: c.max_points - c.points for c in result.checks if c.max_points - c.points > 0 and c.status != "skipped"}
+    gains, linked, fixes = [], [], []
+    for item in items:
+        gains.append(float(re.search(r'class="gain">\+([\d.]+) punto', item).group(1)))
+        ids = list(dict.fromkeys(re.findall(r'href="#check-([^"]+)"', item)))
+        linked += ids
+        assert gains[-1] == pytest.approx(sum(lost[i] for i in ids))  # the group's points: all its checks'
+        fixes += [line.strip() for line in re.sub(r"<small>.*?</small>", "", item, flags=re.S).split("<br>")[1:] if line.strip()]
+    assert items and sorted(linked) == sorted(lost)  # every check that lost points, in exactly one group
+    assert gains == sorted(gains, reverse=True)
+    assert len(fixes) == len(set(fixes))  # no fix said twice
+    for check_id in linked:  # each link lands on its check
         assert f'id="check-{check_id}"' in html
     assert "`" not in re.sub(r"<pre>.*?</pre>", "", html, flags=re.S)  # Markdown backticks became <code>
+
+
+def test_one_cause_is_one_group_even_across_exercises(reference_rubric):
+    """A check with two mistakes joins both causes: its points come back only with both fixes."""
+    from grader.report.student import fix_groups
+    items = [{"id": "a", "title": "A", "lost": 3.0, "causes": ["initializer_argument_ignored", "bias_not_zeros"], "fix": "x"},
+             {"id": "b", "title": "B", "lost": 1.0, "causes": ["bias_not_zeros"], "fix": "y"},
+             {"id": "c", "title": "C", "lost": 2.0, "causes": ["initializer_argument_ignored"], "fix": "z"},
+             {"id": "d", "title": "D", "lost": 2.0, "causes": ["wrong_limit"], "fix": "w"},
+             {"id": "e", "title": "E", "lost": 1.0, "causes": [], "fix": "ex2_histories no está definido."},
+             {"id": "f", "title": "F", "lost": 2.0, "causes": [], "fix": "ex2_histories no está definido."}]
+    groups = fix_groups(items, {i["id"]: n for n, i in enumerate(items)}, reference_rubric, "es")
+    assert [(g["lost"], [c["id"] for c in g["checks"]]) for g in groups] == [(6.0, ["a", "b", "c"]), (3.0, ["e", "f"]),
+                                                                               (2.0, ["d"])]
+    assert groups[0]["fixes"] == [reference_rubric.mistake(code, "fix", "es")
+                                  for code in ("initializer_argument_ignored", "bias_not_zeros")]
 
 
 def test_partial_credit_reads_partial_and_points_are_counted_words(reference_rubric):
