@@ -143,3 +143,13 @@ def test_the_harvest_reserve_has_a_floor_and_a_ceiling(reference_copy, reference
             assert caught.value.render(lang) == field_error(reference_copy, "limits.harvest_reserve_s", problem).render(lang)
     assert Limits(total_timeout_s=30, harvest_reserve_s=1).harvest_reserve() == 10  # a tiny test budget: a third
     assert Limits(total_timeout_s=3600, harvest_reserve_s=1).harvest_reserve() == HARVEST_RESERVE_FLOOR_S
+
+
+def test_every_contract_example_is_code_the_report_can_quote(reference_rubric):
+    """check.common.missing shows the example as `code` (one code span; its lines kept by the
+    page's pre-wrap): a backtick inside would break out of it."""
+    for name, spec in reference_rubric.contract["names"].items():
+        example = spec.get("example") if isinstance(spec, dict) else None
+        texts = example.values() if isinstance(example, dict) else [example]
+        for text in texts:
+            assert text and "`" not in text, name

@@ -116,7 +116,7 @@ FIGURE_CHECKS = {"curves": ("hw_histories", "hw_retrain_reproduces"), "ex1_hist"
 # terms a student may not know, explained in one line where they appear (ui.term.<name>)
 TERMS = {"ks": re.compile(r"\bKS\b"), "z": re.compile(r"\bz\s*[=_]"), "kappa": re.compile("κ"),
          "ci": re.compile(r"\bIC 95|\bCI 95|95 % CI")}
-_BACKTICKS = re.compile(r"`([^`\n]{1,200})`")
+_BACKTICKS = re.compile(r"`([^`]{1,600})`")  # a contract example may span lines (the page keeps them)
 
 
 def inline_code(value) -> Markup:
@@ -308,18 +308,17 @@ def environment_lines(sandbox: dict, lang: str) -> list[str]:
     return lines
 
 
-def _one_line(value: str, width: int = 220) -> str:
-    """The first sentence of a message: what the "what to fix first" list shows."""
+def _one_line(value: str) -> str:
+    """The first sentence of a message, whole (never cut mid-sentence: a cut reads as a different
+    claim): what "what to fix first" and a folded long result show. A first line that ends in ":"
+    keeps the line it introduces, as code."""
     lines = str(value).strip().split("\n")
-    first = lines[0]
-    if first.rstrip().endswith(":") and len(lines) > 1:  # "Defínalo así:" and the code it introduces
-        first = f"{first.rstrip()} {lines[1].strip()}"
+    first = lines[0].rstrip()
+    if first.endswith(":") and len(lines) > 1 and lines[1].strip():
+        introduced = lines[1].strip()
+        first = f"{first} {introduced}" if "`" in introduced else f"{first} `{introduced}`"
     cut = re.search(r"(?<=[.!?])\s", first)
-    first = first[: cut.start()] if cut and cut.start() > 20 else first
-    if len(first) <= width:
-        return first
-    cut = first.rfind(" ", 0, width - 1)  # never mid-word ("y vuelv…")
-    return first[: cut if cut > width // 2 else width - 1].rstrip(" ,;:") + "…"
+    return first[: cut.start()] if cut and cut.start() > 20 else first
 
 
 def _shown_status(check) -> str:
@@ -374,7 +373,8 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
                      "evidence": _fmt_evidence(render(c.evidence, lang), lang) if c.evidence else "",
                      "figures": figures_after.get(c.id, [])}
             # a long result shows its first sentence; the whole of it is one click away
-            entry["summary"] = _one_line(message) if len(message) > LONG_MESSAGE else ""
+            summary = _one_line(message) if len(message) > LONG_MESSAGE else ""
+            entry["summary"] = summary if len(summary) < len(message) - 40 else ""  # only when there is more to fold
             entry["terms"] = _terms([message, entry["found"], str(entry["expected"]), str(entry["why"])], lang)
             checks.append(entry)
             lost = round(c.max_points - c.points, 2)
