@@ -17,7 +17,6 @@ from ..helpers import notebook
 from ..report import browser, lint
 from ..spanish import spanish_words, untranslated
 
-ISSUE_27 = pytest.mark.xfail(strict=False, reason="issue 27: fixed in the report-text and report-plots branches")
 
 HOSTILE = {
     "wrong_types": ['ex1_limit = "0.08"', "ex1_var_theory = float('nan')", "ex1_kernel = [[1, 2], [3, 4]]",
@@ -106,7 +105,6 @@ CASES = [pytest.param("bob", marks=pytest.mark.slow), *sorted(HOSTILE)]
 
 
 @pytest.mark.sandbox
-@ISSUE_27
 @pytest.mark.parametrize("case", CASES)
 def test_english_pages_pass_the_lint(case, english):
     """The English pages under tests/report/lint.py's rules (Spanish words, grader machinery,
@@ -117,7 +115,7 @@ def test_english_pages_pass_the_lint(case, english):
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("case", [pytest.param("bob", marks=pytest.mark.slow), pytest.param("failing_cells", marks=ISSUE_27),
+@pytest.mark.parametrize("case", [pytest.param("bob", marks=pytest.mark.slow), "failing_cells",
                                   "slow_cell", "wrong_types"])
 def test_english_pages_read_on_desktop_and_phone(case, english, tmp_path):
     """At 1280 and 390 px in Chromium: no sideways scroll, no image wider than the screen, no

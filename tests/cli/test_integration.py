@@ -20,7 +20,6 @@ from ..conftest import ASSIGNMENTS, ROOT
 from ..helpers import EX1_DONE, notebook
 from ..report import browser, lint
 
-ISSUE_27 = pytest.mark.xfail(strict=False, reason="issue 27: fixed in the report-text and report-plots branches")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +139,6 @@ def test_result_matches_golden(graded, update_goldens, name):
 
 
 @pytest.mark.sandbox
-@ISSUE_27
 @pytest.mark.parametrize("name", ["alice", "bob", "carol", "starter"])
 def test_report_and_notebook_pass_the_lint(graded, name):
     """The defects of issue 27 stay fixed: no stated difference of the wrong sign, no fix twice,
@@ -152,7 +150,7 @@ def test_report_and_notebook_pass_the_lint(graded, name):
 
 
 @pytest.mark.sandbox
-@pytest.mark.parametrize("name", ["alice", "bob", "carol", pytest.param("starter", marks=ISSUE_27)])
+@pytest.mark.parametrize("name", ["alice", "bob", "carol", "starter"])
 def test_report_and_notebook_read_on_desktop_and_phone(graded, name, tmp_path):
     """At 1280 and 390 px in Chromium: the page never scrolls sideways (a table may, in its own
     box), no image is wider than the screen, no text under 11 px (tests/report/browser.py)."""

@@ -228,7 +228,6 @@ def test_small_text_scales_the_font_to_the_width_it_is_shown_at(width_in, size_p
 
 # --- the report's own figures ----------------------------------------------------------------------
 
-ISSUE_27 = pytest.mark.xfail(strict=False, reason="issue 27: fixed in the report-text and report-plots branches")
 
 
 def _figure_calls() -> dict:
