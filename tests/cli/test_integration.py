@@ -151,6 +151,21 @@ def test_report_and_notebook_pass_the_lint(graded, name):
 
 @pytest.mark.sandbox
 @pytest.mark.parametrize("name", ["alice", "bob", "carol", "starter"])
+def test_their_reports_in_english_pass_the_lint(graded, reference_rubric, name, tmp_path):
+    """The same results written in English (the report's text, without figures: the English
+    grading of a whole notebook is test_english.py's): no Spanish, no machinery, no cut sentence."""
+    from grader.report import render_report
+    result, folder = graded(name)
+    english = tmp_path / name
+    english.mkdir()
+    (english / "report.html").write_text(render_report(result, None, reference_rubric, "en"), encoding="utf-8")
+    (english / "result.json").write_text(json.dumps(result.to_json("en"), ensure_ascii=False), encoding="utf-8")
+    found = lint.folder_findings(english, "en")
+    assert found == [], lint.summary(found)
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("name", ["alice", "bob", "carol", "starter"])
 def test_report_and_notebook_read_on_desktop_and_phone(graded, name, tmp_path):
     """At 1280 and 390 px in Chromium: the page never scrolls sideways (a table may, in its own
     box), no image is wider than the screen, no text under 11 px (tests/report/browser.py)."""

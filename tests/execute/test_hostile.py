@@ -16,10 +16,12 @@ import pytest
 
 from grader.messages import msg, render
 from grader.pipeline import Options, grade
+from grader.report import render_report
 from grader.sandbox import Limits
 
 from ..conftest import ASSIGNMENTS, ROOT, needs_root_sandbox
 from ..helpers import notebook
+from ..report import lint
 
 LIMITS = Limits(cell_timeout_s=15, total_timeout_s=60, memory_mb=1024, pids=128, scratch_mb=64,
                 output_bytes_per_cell=20_000, output_bytes_total=60_000)
@@ -56,6 +58,14 @@ def run(subset, reference_rubric, tmp_path, sentinel):
         assert cgroups() <= cgroups_before
         assert [p.name for p in out.iterdir()] == [result.student]
         report = (out / result.student / "report.html").read_text()
+        # what a hostile notebook leaves is still a report a teacher forwards (issue 27's lint)
+        found = lint.folder_findings(out / result.student, "es")
+        english = tmp_path / f"en{count[0]}"  # the same result in English (its text; figures need the run)
+        english.mkdir()
+        (english / "report.html").write_text(render_report(result, None, rubric, "en"), encoding="utf-8")
+        (english / "result.json").write_text(json.dumps(result.to_json("en"), ensure_ascii=False), encoding="utf-8")
+        found += lint.folder_findings(english, "en")
+        assert found == [], lint.summary(found)
         return result, report
     return go
 
