@@ -100,11 +100,6 @@ def ui_texts(rubric, lang: str, calibration: dict | None = None) -> dict:
     return ui
 
 
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
-
-
 # which exercise a figure belongs to, and the checks it illustrates: its section shows it right
 # after the last of them (a figure whose checks are all absent closes its exercise)
 FIGURE_EXERCISE = {"curves": "hw", "ex1_hist": "ex1", "init_hist": "hw", "norms": "hw", "ex2_fig": "ex2",
