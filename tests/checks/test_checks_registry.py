@@ -72,9 +72,9 @@ def test_result_json_keys_order_and_rendering(reference_rubric):
             json.dumps(data)  # everything rendered: plain JSON
             assert isinstance(data["title"], str) and isinstance(data["message"], str) and data["status"] in {"pass", "fail", "warn", "error", "skipped"}
     by_id = {r.id: r for r in results}
-    undefined = msg("check.common.missing", name="ex1_limit", why=msg("check.common.not_defined"), example="")
+    undefined = msg("check.common.missing", name="ex1_limit", why=msg("check.common.not_defined"), example="\0")
     for lang in ("es", "en"):  # then the contract's example
-        assert by_id["ex1_limit"].to_json(lang)["message"].startswith(render(undefined, lang))
+        assert by_id["ex1_limit"].to_json(lang)["message"].startswith(render(undefined, lang).split("\0")[0])  # what precedes the example
     assert by_id["hw_retrain_reproduces"].to_json("en")["evidence"] == {"retraining": render(msg("check.common.retrain_not_run"), "en")}
     assert by_id["hw_retrain_reproduces"].status is CheckStatus.WARN
     # what each check looked at, recorded as it ran: the report links a verdict to the cell behind it
