@@ -159,7 +159,7 @@ def review(request: ReviewRequest) -> ReviewDone:
 def review_lines(done: ReviewDone, summary: dict, lang: str) -> list[str]:
     """The command's terminal lines: what changed, then every reviewed student's score and what needs a look."""
     from .apply import needs_look_lines
-    from .panel import score_text
+    from ..report.terminal import score_text
     lines = []
     if done.changed:
         lines.append(text(lang, "review.done_changes", student=done.student, changes=", ".join(done.changed)))

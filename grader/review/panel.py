@@ -9,14 +9,9 @@ from markupsafe import escape
 
 from ..messages import catalog, language, text
 from ..report.student import TEMPLATES, points_text
+from ..report.terminal import score_text
 
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
-
-
-def score_text(score, max_score) -> str:
-    """"31 / 33", or "— / 33" for a result without a score (the header's and the class page's form)."""
-    shown = "—" if score is None else f"{score:g}"
-    return f"{shown} / {max_score:g}"
 
 
 def score_html(result: dict, lang: str) -> str:
@@ -55,4 +50,4 @@ def render_panel(result: dict, review, lang: str) -> str:
                                                       auto=review.auto_score)
 
 
-__all__ = ["score_text", "score_html", "points_html", "render_panel"]
+__all__ = ["score_html", "points_html", "render_panel"]
