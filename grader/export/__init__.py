@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..errors import OutputError, UsageError
 from ..messages import Joined, Message, msg, render
+from ..review.apply import needs_look_messages
 from .canvas import canvas_csv, identified, roster_assignment
 from .gradescope import VISIBILITIES, results_json
 from .moodle import IDENTIFIERS, feedback_zip, moodle_csv, participant, worksheet_csv
@@ -143,10 +144,7 @@ def export(request: ExportRequest, rubric=None) -> ExportSummary:
     lang = request.lang
     grades = {e.row.key: _grade(e, request.missing_zero, matching.plausible) for e in matching.entries}
     problems: list[Message] = []
-    for review in reviews:  # an override whose basis changed: the automatic score goes, and the teacher is told
-        for override, reason in review.needs_look:
-            problems.append(msg("review.needs_look_line", student=review.student, check=override.check,
-                                points=override.points, reason=msg(f"review.reason_{reason}")))
+    problems += needs_look_messages(reviews)  # an override whose basis changed: the automatic score goes, said
     for item in graded.broken:
         problems.append(msg("export.problem_broken", student=item.student, path=str(item.path), reason=item.reason))
     for result in matching.unrostered:

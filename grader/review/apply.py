@@ -185,13 +185,17 @@ def _report_lang(html: str) -> str:
     return found.group(1) if found else "es"
 
 
+def needs_look_messages(reviews: list[StudentReview]) -> list:
+    """One message per override the review could not apply (the export's notices, the terminal)."""
+    return [msg("review.needs_look_line", student=r.student, check=o.check, points=o.points,
+                reason=msg(f"review.reason_{reason}")) for r in reviews for o, reason in r.needs_look]
+
+
 def needs_look_lines(reviews: list[StudentReview], lang: str) -> list[str]:
-    """One line per override the review could not apply, for the terminal and the export."""
-    return [str(render(msg("review.needs_look_line", student=r.student, check=o.check, points=o.points,
-                           reason=msg(f"review.reason_{reason}")), lang))
-            for r in reviews for o, reason in r.needs_look]
+    """needs_look_messages, rendered for the terminal."""
+    return [str(render(message, lang)) for message in needs_look_messages(reviews)]
 
 
 __all__ = ["StudentReview", "apply_review", "strip_review", "basis_of", "apply_to_folder", "restamp_report",
-           "needs_look_lines", "SCORE_MARK", "PANEL_MARK", "CHANGED_SUBMISSION", "CHANGED_RUBRIC", "CHANGED_VERDICT",
+           "needs_look_lines", "needs_look_messages", "SCORE_MARK", "PANEL_MARK", "CHANGED_SUBMISSION", "CHANGED_RUBRIC", "CHANGED_VERDICT",
            "CHECK_GONE", "NOT_GRADED"]
