@@ -2,6 +2,20 @@
 
     .venv/bin/python bench/grade_class.py [--data-dir DIR] [--students N] [--jobs J] [--keep DIR]
     .venv/bin/python bench/grade_class.py --scheduler spawn|tcp://HOST:PORT [--data-dir DIR] [--students N]
+    .venv/bin/python bench/grade_class.py --delegation [--data-dir DIR] [--jobs J] [--keep DIR]
+
+With --delegation, it measures what delegated fits buy (grader/delegate), each phase with and
+without `--no-delegate`, in this order: bob alone; a class of 8 with bugs (bob, and 7 variants of
+alice: the three VarianceScaling mistakes the diagnosis names, a bias initializer, a build_model
+that ignores its argument, a seed set once at the top, another learning rate); alice alone. Every
+phase starts from its own copy of a store that holds only the protocol's reference runs (trained
+once, first, and timed on their own): those are the same work for both arms and a class pays them
+once, and the issue's baseline (bob 547 s) was measured on such a store. Its last line is
+    bob_ratio=<r> buggy_class_ratio=<r> alice_ratio=<r> delegated=<n> trained_twice=<n> ...
+where a ratio is (with delegation) / (without), `delegated` counts the fits served from a
+training the grader did on request, and `trained_twice` the memo keys trained more than once in a
+phase with delegation (in a sandbox, by a delegated training or by the retraining), fits shorter
+than the rubric's `delegation.min_steps` aside (they train in their sandbox by design).
 
 With --scheduler, the class is graded on a Dask cluster instead (grader/cluster): `spawn`
 starts `dask scheduler` and `dask worker` processes here, and measures the class on 1 worker,
@@ -541,6 +555,198 @@ def cluster_main(args) -> None:
         out(" ".join(fields))
 
 
+# -- delegation phases ----------------------------------------------------------------------
+
+VS_BUILD = '''WRONG = {wrong}  # {doc}
+
+
+def build_model(kernel_initializer="glorot_uniform", activation="relu"):
+    def make():
+        spec = WRONG.get(kernel_initializer)
+        return keras.initializers.VarianceScaling(**spec) if spec else kernel_initializer
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+    for units in [300, 200, 100, 50]:
+        model.add(keras.layers.Dense(units, activation=activation, kernel_initializer=make()))
+    model.add(keras.layers.Dense(10, activation="softmax", kernel_initializer=make()))
+    return model'''
+HW_SEED = "    keras.utils.set_random_seed(42)          # antes de construir: fija también el inicializador\n"
+HW_COMPILE = "    hw_kernel_norms_before[init] = kernel_norms(model)\n    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),"
+
+
+def wrong_init(wrong: dict, doc: str):
+    def transform(t: str) -> str:
+        return swap(t, BUILD, VS_BUILD.format(wrong=repr(wrong), doc=doc))
+    transform.__doc__ = doc
+    return transform
+
+
+def bias_glorot(t: str) -> str:
+    """bias_initializer="glorot_uniform" in every Dense (the bias must start at zero)."""
+    return swap(t, BUILD, BUILD.replace("kernel_initializer=kernel_initializer)",
+                                        'kernel_initializer=kernel_initializer, bias_initializer="glorot_uniform")'))
+
+
+def ignores_argument(t: str) -> str:
+    """build_model ignores kernel_initializer: Keras' default (glorot_uniform) every time."""
+    return swap(t, BUILD, BUILD.replace(", kernel_initializer=kernel_initializer)", ")"))
+
+
+def seed_once(t: str) -> str:
+    """The seed is set once at the top, not before each model (each run starts from another state)."""
+    return swap(t, HW_SEED, "")
+
+
+def other_learning_rate(t: str) -> str:
+    """The homework trained with SGD(learning_rate=0.05) instead of the protocol's 0.01."""
+    return swap(t, HW_COMPILE, HW_COMPILE.replace("0.01", "0.05"))
+
+
+BUGGY = [
+    ("nadia.ipynb", wrong_init({"he_uniform": {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"},
+                                "he_normal": {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}},
+                               "wrong_distribution: He's normal and uniform variants swapped")),
+    ("oscar.ipynb", wrong_init({"he_uniform": {"scale": 1.0, "mode": "fan_in", "distribution": "uniform"},
+                                "he_normal": {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}},
+                               "wrong_scale: He with scale 1 (LeCun's), not 2")),
+    ("paula.ipynb", wrong_init({"he_uniform": {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform"},
+                                "he_normal": {"scale": 2.0, "mode": "fan_avg", "distribution": "truncated_normal"}},
+                               "wrong_fan_mode: He with fan_avg, not fan_in")),
+    ("quique.ipynb", bias_glorot), ("rosa.ipynb", ignores_argument), ("sergio.ipynb", seed_once),
+    ("tania.ipynb", other_learning_rate),
+]
+
+
+def build_buggy_class(folder: Path) -> list[tuple[str, str]]:
+    folder.mkdir(parents=True)
+    (folder / "bob.ipynb").write_bytes((A / "bob.ipynb").read_bytes())
+    made = [("bob.ipynb", "bob as he is: build_model ignores its argument, bias glorot_uniform, no exercises")]
+    alice = notebook_text(A / "alice.ipynb")
+    for name, transform in BUGGY:
+        write_notebook(transform(alice), folder / name, Path(name).stem.capitalize())
+        made.append((name, " ".join((transform.__doc__ or "").split())))
+    return made
+
+
+def trainings(results: list[dict], min_steps_reason: str = "short fit") -> dict:
+    """memo key (16 characters) -> how many times it was trained in a phase: in a sandbox (a fit not
+    served, short fits aside), by a delegated training, by the retraining (a run not from the cache)."""
+    count: dict = {}
+
+    def add(key: str) -> None:
+        if key:
+            count[key[:16]] = count.get(key[:16], 0) + 1
+
+    for result in results:
+        execution = result.get("execution") or {}
+        for fit in (execution.get("memo") or {}).get("log") or []:
+            if not fit.get("served") and not str(fit.get("delegation", "")).startswith(min_steps_reason):
+                add(fit.get("key", ""))
+        for key in (execution.get("delegation") or {}).get("trained_keys") or []:
+            add(key)
+        retraining = result.get("retraining") or {}
+        for run in list((retraining.get("runs") or {}).values()) + list((retraining.get("exercises") or {}).values()):
+            memo = run.get("memo") or {}
+            if not run.get("cached") and memo.get("recorded"):
+                for key in dict.fromkeys(memo.get("entries") or []):
+                    add(key)
+    return count
+
+
+def delegation_phase(label: str, target: Path, rubric, options: Options, jobs: int) -> tuple[float, list[dict]]:
+    say(f"[{label}] {target.name}, delegation {'on' if options.delegate else 'off'}, store {options.cache_dir}")
+    started = time.monotonic()
+    if target.is_dir():
+        grade_folder(target, rubric, options, jobs=jobs, stream=sys.stderr)
+    else:
+        grade(target, rubric, options)
+    seconds = time.monotonic() - started
+    results = [json.loads(p.read_text()) for p in sorted(options.out.glob("*/result.json"))]
+    say(f"      {seconds:.1f} s, scores {[r.get('score') for r in results]}")
+    return seconds, results
+
+
+def delegation_main(args) -> None:
+    import shutil
+
+    from grader.data import locate
+    from grader.memo import MemoStore
+    from grader.retrain import train_references
+
+    rubric = load_rubric()
+    with tempfile.TemporaryDirectory(prefix="grade-delegation-") as tmp_name:
+        tmp = Path(args.keep).resolve() if args.keep else Path(tmp_name)
+        tmp.mkdir(parents=True, exist_ok=True)
+        roster = build_buggy_class(tmp / "buggy")
+        dataset = locate(args.data_dir)
+        refs = tmp / "cache-refs"
+        say(f"[0] the protocol's reference runs, once, into {refs}")
+        started = time.monotonic()
+        train_references(rubric, dataset, cache_dir=refs, memo_store=MemoStore(refs))
+        refs_s = time.monotonic() - started
+        say(f"      {refs_s:.1f} s")
+        phases: dict = {}
+        plan = [("bob", A / "bob.ipynb"), ("buggy_class", tmp / "buggy"), ("alice", A / "alice.ipynb")]
+        for name, target in plan:
+            for delegate in (False, True):
+                arm = f"{name}-{'on' if delegate else 'off'}"
+                cache = tmp / f"cache-{arm}"
+                shutil.copytree(refs, cache)
+                options = Options(out=tmp / f"out-{arm}", cache_dir=cache, data_dir=args.data_dir, quiet=True,
+                                  delegate=delegate)
+                phases[(name, delegate)] = delegation_phase(arm, target, rubric, options, args.jobs)
+        out = print
+        out(f"data: {'subset ' + args.data_dir if args.data_dir else 'real Fashion-MNIST'}; protocol: homework "
+            f"{rubric.protocol.epochs} epochs; --jobs {args.jobs}; each phase from a store holding only the "
+            f"reference runs ({refs_s:.0f} s to train, once, not in any phase)")
+        out(f"buggy class: {', '.join(name for name, _ in roster)}")
+        for name, doc in roster:
+            out(f"  {name:14s} {doc}")
+        out("")
+        out(f"{'phase':14s} {'without s':>10s} {'with s':>9s} {'ratio':>6s} {'target':>7s}  scores without / with")
+        targets = {"bob": 0.35, "buggy_class": 0.5, "alice": 1.05}
+        ratios, fields = {}, []
+        for name, _ in plan:
+            (off_s, off_results), (on_s, on_results) = phases[(name, False)], phases[(name, True)]
+            ratio = on_s / off_s
+            ratios[name] = ratio
+            scores_off = [r.get("score") for r in off_results]
+            scores_on = [r.get("score") for r in on_results]
+            ok = "ok" if ratio <= targets[name] else "MISSED"
+            out(f"{name:14s} {off_s:10.1f} {on_s:9.1f} {ratio:6.2f} {'≤ ' + str(targets[name]):>7s}  {ok}  "
+                f"{scores_off} / {scores_on}{'' if scores_off == scores_on else '  <- SCORES DIFFER'}")
+            fields += [f"{name}_off_s={off_s:.1f}", f"{name}_on_s={on_s:.1f}"]
+        out("")
+        delegated = twice = 0
+        for name, _ in plan:
+            for delegate in (False, True):
+                seconds, results = phases[(name, delegate)]
+                count = trainings(results)
+                repeated = {k: n for k, n in count.items() if n > 1}
+                fits = sum(len(((r.get("execution") or {}).get("memo") or {}).get("log") or []) for r in results)
+                served = sum(((r.get("execution") or {}).get("memo") or {}).get("served", 0) for r in results)
+                dele = sum(((r.get("execution") or {}).get("memo") or {}).get("delegated", 0) for r in results)
+                grader_trained = sum(((r.get("execution") or {}).get("delegation") or {}).get("trained", 0) for r in results)
+                refused = {}
+                for r in results:
+                    for kind, n in (((r.get("execution") or {}).get("delegation") or {}).get("refused") or {}).items():
+                        refused[kind] = refused.get(kind, 0) + n
+                out(f"{name + ('-on' if delegate else '-off'):18s} fits {fits:3d}, served {served:3d} (delegated {dele:2d}, "
+                    f"the grader trained {grader_trained:2d} on request, refused {refused}); keys trained: "
+                    f"{len(count)}, more than once: {len(repeated)} {repeated if repeated else ''}")
+                if delegate:
+                    delegated += dele
+                    twice += len(repeated)
+        for name, _ in plan:
+            for delegate in (False, True):
+                for r in phases[(name, delegate)][1]:
+                    out(f"  {name + ('-on' if delegate else '-off'):18s} {r.get('student'):8s} {r.get('status'):8s} "
+                        f"{str(r.get('score')):>5s}  {fmt_timings(r)}")
+        if args.keep:
+            out(f"outputs kept in {tmp}")
+        out(f"bob_ratio={ratios['bob']:.3f} buggy_class_ratio={ratios['buggy_class']:.3f} alice_ratio={ratios['alice']:.3f} "
+            f"delegated={delegated} trained_twice={twice} references_s={refs_s:.1f} " + " ".join(fields))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scheduler", default=None, metavar="spawn|tcp://HOST:PORT",
@@ -550,7 +756,11 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=12, help="class size (default 12: alice, carol, 10 variants)")
     parser.add_argument("--jobs", type=int, default=2, help="grade_folder's parallel submissions (default 2)")
     parser.add_argument("--keep", default=None, metavar="DIR", help="keep every output here (a new or empty folder)")
+    parser.add_argument("--delegation", action="store_true",
+                        help="measure delegated fits instead: bob, a class of 8 with bugs and alice, each with and without")
     args = parser.parse_args()
+    if args.delegation:
+        return delegation_main(args)
     if args.students < 2:
         parser.error("--students must be at least 2 (alice and carol)")
     if args.scheduler:

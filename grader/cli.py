@@ -65,6 +65,7 @@ def _common(p: argparse.ArgumentParser, out_default: str, lang: str) -> None:
     p.add_argument("--rubric", default=None, help=text(lang, "cli.rubric"))
     p.add_argument("--epochs", type=int, default=None, help=text(lang, "cli.epochs"))
     p.add_argument("--no-memo", action="store_true", help=text(lang, "cli.no_memo"))
+    p.add_argument("--no-delegate", action="store_true", help=text(lang, "cli.no_delegate"))
     p.add_argument("--train-workers", type=int, default=None, help=text(lang, "cli.train_workers"))
 
 
@@ -209,7 +210,7 @@ def _options(args, **extra) -> Options:
     if args.train_workers is not None and args.train_workers < 1:
         raise UsageError(msg("cli.train_workers_min"))
     return Options(out=Path(args.out), lang=args.lang or Options().lang, data_dir=args.data_dir, cache_dir=cache,
-                   memo=not args.no_memo, train_workers=args.train_workers, **extra)
+                   memo=not args.no_memo, delegate=not args.no_delegate, train_workers=args.train_workers, **extra)
 
 
 def _export(argv: list[str], lang: str) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from . import data as data_module
-from . import execute, extract, leftovers, report, submission
+from . import delegate, execute, extract, leftovers, report, submission
 from . import rubric as rubric_module
 from .checks import Context, registered_ids, run_checks
 from .errors import RetrainError, SubmissionError
@@ -45,6 +45,7 @@ class Options:
     quiet: bool = False
     retrain: RetrainMode = RetrainMode.RUN
     memo: bool = True  # serve fits the grader already trained (grader/memo); --no-memo turns it off
+    delegate: bool = True  # a sandbox's describable fit is trained by the grader's workers (grader/delegate); --no-delegate
     train_workers: int | None = None  # parallel training processes; None: one per core
     self_check: bool = False  # the student's own run on their machine (the memo may then be unsandboxed)
     references: bool = True  # train the reference runs first (a batch's workers leave it to the batch)
@@ -55,7 +56,8 @@ class Options:
         """Plain JSON, for the batch worker process (the one place Options crosses a boundary)."""
         return {"out": str(self.out), "lang": self.lang, "data_dir": self.data_dir, "seeds": self.seeds,
                 "allow_unsandboxed": self.allow_unsandboxed, "cache_dir": str(self.cache_dir) if self.cache_dir else None,
-                "quiet": self.quiet, "retrain": str(self.retrain), "memo": self.memo, "train_workers": self.train_workers,
+                "quiet": self.quiet, "retrain": str(self.retrain), "memo": self.memo, "delegate": self.delegate,
+                "train_workers": self.train_workers,
                 "self_check": self.self_check, "references": self.references, "cluster": self.cluster,
                 "drop_to_nobody": self.drop_to_nobody}
 
@@ -155,6 +157,13 @@ def memo_settings(rubric: Rubric, options: Options) -> MemoSettings:
     return MemoSettings(MemoStore(options.cache_dir), threads)
 
 
+def delegating(options: Options, memo: MemoSettings) -> bool:
+    """Delegated fits need the memo (entries to serve) and a bubblewrap sandbox (the request folder
+    is then the student's own, the answers read-only); a self-check trains on the student's machine."""
+    return options.delegate and memo.store is not None and options.sandbox_level == SandboxLevel.BWRAP \
+        and not options.self_check
+
+
 def start_references(rubric: Rubric, options: Options, dataset, memo: MemoSettings) -> ReferenceTraining | None:
     """Reference runs first: the protocol's own runs start training (in the background) before
     the notebook runs, so its protocol fits are served, or wait for the entry being trained,
@@ -208,13 +217,20 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
     try:
         with leftovers.owned_tempdir("grader-art-") as artifacts_dir:
             sandbox = Sandbox(rubric.limits, dataset.folder, level=options.sandbox_level,
-                              memo_folder=memo.store.folder if memo.store else None)
+                              memo_folder=memo.store.folder if memo.store else None,
+                              delegate_mb=rubric.delegation.folder_mb if delegating(options, memo) else 0)
+            service = None
             try:
                 with sandbox:
-                    execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a",
-                                            memo.sandbox_config(sandbox.memo_path))
+                    service = delegate.open_delegation(sandbox, rubric, dataset, memo.store, cache_dir=options.cache_dir,
+                                                       cluster=options.cluster, data_dir=options.data_dir)
+                    config = dict(memo.sandbox_config(sandbox.memo_path),
+                                  delegate=delegate.sandbox_settings(rubric, sandbox) if service else None)
+                    execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a", config)
             finally:
+                delegation = service.close().to_json() if service is not None else {}  # nothing outlives the run
                 sandbox.close()
+            execution = replace(execution, delegation=delegation)
             references_s = references.join() if references is not None else 0.0
             return finish(sub, execution, rubric, options, dataset, on_stage, started, memo, references_s)
     except BaseException:  # interrupted: the background training never outlives the run
@@ -279,7 +295,8 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     exec_info = {"status": execution.status, "message": execution.message, "duration_s": execution.duration_s,
                  "harvested": execution.artifacts is not None, "harvest_s": execution.harvest_s,
                  "cells": [cell.to_json() for cell in execution.cells], "extraction_note": extracted.note,
-                 "memo": memo_claims(extracted.memo, memo.serving, memo.off_reason)}
+                 "memo": memo_claims(extracted.memo, memo.serving, memo.off_reason),
+                 "delegation": delegation_info(execution, options, memo)}
     result = GradeResult(sub.student, sub.display_name, GradeStatus.of_run(execution.status),
                          round(sum(c.points for c in checks), 2), round(sum(c.max_points for c in checks), 2), tuple(checks),
                          execution.sandbox.to_json(), exec_info, data_info(dataset), retraining_json(retraining, rubric),
@@ -296,6 +313,14 @@ def finish(sub, execution, rubric: Rubric, options: Options, dataset, on_stage=N
     result = replace(result, timings=timings)
     report.write_result(result, html, rubric, options.out, options.lang, notebook_html)
     return result
+
+
+def delegation_info(execution, options: Options, memo: MemoSettings) -> dict:
+    """The grader's own count of the fits it trained for this sandbox (grader/delegate), or why none."""
+    if not delegating(options, memo):
+        return {"enabled": False, "off_reason": msg("delegate.off_flag") if not options.delegate else
+                msg("delegate.off_memo") if memo.store is None else msg("delegate.off_other")}
+    return {"enabled": True, **(execution.delegation or {})}
 
 
 def fault_result(sub, execution, fault: GraderFault, rubric: Rubric, options: Options, dataset, timings: dict,

@@ -190,6 +190,21 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class Delegation:
+    """What a sandbox may ask the grader to train for it (grader/delegate): at most `fits_factor`
+    times the fits the course expects, `epochs_factor` times the protocol's epochs per fit,
+    `max_params` parameters, `max_request_mb` per request; a fit of fewer than `min_steps`
+    optimizer steps trains in the sandbox (shipping it costs more than training it there)."""
+
+    fits_factor: int = 2
+    epochs_factor: int = 2
+    max_params: int = 2_000_000
+    min_steps: int = 2000
+    max_request_mb: int = 64
+    folder_mb: int = 256
+
+
+@dataclass(frozen=True)
 class Rubric:
     protocol: Protocol
     homework: Homework
@@ -203,6 +218,16 @@ class Rubric:
     mistakes: dict
     source: Path = Path("rubric.json")
     digest: str = ""
+    delegation: Delegation = Delegation()
+
+    @property
+    def expected_fits(self) -> int:
+        """The fits a complete notebook trains for more than a moment: the homework's and the
+        training exercises' (exercise 5's one-epoch probes are short)."""
+        fits = len(self.homework.initializers)
+        if self.exercises is not None:
+            fits += len(self.exercises.ex2.runs) + len(self.exercises.ex4.runs)
+        return fits
 
     @property
     def max_score(self) -> float:
@@ -381,7 +406,7 @@ def load(rubric_path: Path | None = None, contract_path: Path | None = None, mis
     mistakes_path = Path(mistakes_path or reference / "mistakes.json")
     raw, contract, mistakes = _read_json(rubric_path), _read_json(contract_path), _read_json(mistakes_path)
     raw = {k: v for k, v in raw.items() if k not in ("version", "about")}
-    known = {"protocol", "homework", "exercise1", "tolerances", "exercises", "limits", "checks"}
+    known = {"protocol", "homework", "exercise1", "tolerances", "exercises", "limits", "delegation", "checks"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise _field_error(rubric_path, unknown[0], msg("rubric.unknown_field"))
@@ -403,6 +428,7 @@ def load(rubric_path: Path | None = None, contract_path: Path | None = None, mis
         tolerances=_build(Tolerances, raw["tolerances"], "tolerances", rubric_path),
         exercises=_build(Exercises, raw["exercises"], "exercises", rubric_path) if raw.get("exercises") else None,
         limits=_build(Limits, limits_raw, "limits", rubric_path),
+        delegation=_build(Delegation, raw.get("delegation") or {}, "delegation", rubric_path),
         checks=tuple(_build(CheckSpec, c, f"checks[{i}]", rubric_path) for i, c in enumerate(raw["checks"])),
         contract=contract, contract_path=contract_path,
         mistakes={k: v for k, v in mistakes.items() if k != "about"}, source=rubric_path)
@@ -411,5 +437,5 @@ def load(rubric_path: Path | None = None, contract_path: Path | None = None, mis
     return replace(rubric, digest=digest)
 
 
-__all__ = ["Rubric", "Protocol", "Limits", "HARVEST_RESERVE_FLOOR_S", "Homework", "Exercise1", "Conv", "Tolerances", "CurveExercise", "Exercise3",
+__all__ = ["Rubric", "Protocol", "Limits", "Delegation", "HARVEST_RESERVE_FLOOR_S", "Homework", "Exercise1", "Conv", "Tolerances", "CurveExercise", "Exercise3",
            "Exercises", "InitRef", "MeasuredCriterion", "CheckSpec", "load", "reference_dir", "verify_check_ids"]

@@ -42,6 +42,9 @@ HOME = "/home/student"
 INPUT = "/opt/grader"
 OUTBOX = "/opt/grader-out"
 MEMO = "/opt/grader-memo"  # the training memo's entries, read-only, openable by exact key only
+REQUESTS = "/opt/grader-requests"  # delegated fits' requests: the student's process writes, the grader reads
+ANSWERS = "/opt/grader-answers"  # the grader's answers to them, read-only
+REQUEST_INODES = 256  # files the request folder can hold at once: a flood of names stops here
 OUTBOX_MB = 512
 CONN_MB = 16  # the kernel's sockets, connection file and log: what a student writes there stops here, not at the host's disk
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -231,9 +234,10 @@ class Sandbox:
     """
 
     def __init__(self, limits: Limits, data_folder: Path | None, *, level: SandboxLevel | str = SandboxLevel.BWRAP,
-                 memo_folder: Path | None = None) -> None:
+                 memo_folder: Path | None = None, delegate_mb: int = 0) -> None:
         self.limits = limits
         self.memo_folder = memo_folder
+        self.delegate_mb = delegate_mb if memo_folder is not None else 0  # 0: no delegated fits
         self.level = SandboxLevel(level)  # ValueError for anything else
         self.data_folder = data_folder
         self.name = uuid.uuid4().hex[:12]
@@ -245,8 +249,11 @@ class Sandbox:
         self.input = self.work / "in"
         self.conn = self.work / "conn"
         self.outbox = self.work / "out"  # the harvest's own space: a full scratch cannot starve it
-        for folder in (self.scratch, self.input, self.conn, self.outbox):
+        self.requests = self.work / "requests"  # delegated fits (grader/delegate): the student's to write
+        self.answers = self.work / "answers"  # and the grader's answers, read-only inside
+        for folder in (self.scratch, self.input, self.conn, self.outbox, self.requests, self.answers):
             folder.mkdir()
+        self.answers.chmod(0o755)
         self.work.chmod(0o755)
         self.input.chmod(0o755)
         self._mounted: list[Path] = []
@@ -263,15 +270,18 @@ class Sandbox:
         if self.level == SandboxLevel.UNPRIVILEGED and not _is_root():
             raise SandboxUnavailable(msg("sandbox.unprivileged_needs_root"), hint=msg("sandbox.needs_root_hint"))
         if _is_root():
-            for folder, megabytes in ((self.scratch, self.limits.scratch_mb), (self.outbox, OUTBOX_MB), (self.conn, CONN_MB)):
-                size = f"size={megabytes}m,mode=0755,uid={NOBODY},gid={NOBODY}"
+            capped = [(self.scratch, self.limits.scratch_mb, ""), (self.outbox, OUTBOX_MB, ""), (self.conn, CONN_MB, "")]
+            if self.delegate_mb:
+                capped.append((self.requests, self.delegate_mb, f",nr_inodes={REQUEST_INODES}"))
+            for folder, megabytes, extra in capped:
+                size = f"size={megabytes}m,mode=0755,uid={NOBODY},gid={NOBODY}{extra}"
                 done = subprocess.run(["mount", "-t", "tmpfs", "-o", size, "grader-scratch", str(folder)],
                                       capture_output=True, text=True)
                 if done.returncode == 0:
                     self._mounted.append(folder)
             datasets = self.scratch / ".keras" / "datasets"
             datasets.mkdir(parents=True, exist_ok=True)
-            for folder in (self.scratch, self.conn, self.outbox, datasets.parent, datasets):
+            for folder in (self.scratch, self.conn, self.outbox, self.requests, datasets.parent, datasets):
                 os.chown(folder, NOBODY, NOBODY)
         self._cgroups = _Cgroups(self.name, self.limits)
         return self
@@ -350,6 +360,18 @@ class Sandbox:
         return MEMO if self.level == SandboxLevel.BWRAP else str(self.memo_folder)
 
     @property
+    def delegating(self) -> bool:
+        """Delegated fits are possible: bubblewrap (the request folder is the student's own, the
+        answers are read-only) and a memo store to be served from."""
+        return bool(self.delegate_mb) and self.level == SandboxLevel.BWRAP and self.requests in self._mounted
+
+    def delegate_config(self) -> dict | None:
+        """Where the student's process writes requests and reads answers (None: no delegation)."""
+        if not self.delegating:
+            return None
+        return {"requests": REQUESTS, "answers": ANSWERS}
+
+    @property
     def outbox_path(self) -> str:
         return OUTBOX if self.level == SandboxLevel.BWRAP else str(self.outbox)
 
@@ -412,6 +434,9 @@ class Sandbox:
             bind("--ro-bind", self.data_folder, f"{HOME}/.keras/datasets/fashion-mnist")
         if self.memo_folder is not None:
             bind("--ro-bind", self.memo_folder, MEMO)
+        if self.delegating:
+            bind("--bind", self.requests, REQUESTS)
+            bind("--ro-bind", self.answers, ANSWERS)
         args += ["--chdir", HOME, "--clearenv"]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
@@ -443,4 +468,4 @@ class Sandbox:
                              "seccomp" if USERNS_FILTER is not None else "none")
 
 
-__all__ = ["Sandbox", "Limits", "SandboxReport", "probe", "NOBODY", "HOME", "INPUT", "OUTBOX", "MEMO"]
+__all__ = ["Sandbox", "Limits", "SandboxReport", "probe", "NOBODY", "HOME", "INPUT", "OUTBOX", "MEMO", "REQUESTS", "ANSWERS"]

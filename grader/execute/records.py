@@ -54,6 +54,7 @@ class Execution:
     log_tail: str = ""
     harvest_s: float | None = None  # how long the harvest took (None: it never finished)
     notebook: dict | None = None  # the notebook as it ran, outputs included (capped): the report renders it
+    delegation: dict | None = None  # the grader's own count of the fits it trained for this run (grader/delegate)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

@@ -13,6 +13,8 @@ MAX_FITS = 200
 def _reason_kind(reason: str) -> str:
     if reason == "exact key":
         return "served"
+    if reason == "delegated":
+        return "delegated"
     if reason.startswith("unkeyable"):
         return "unkeyable"
     if reason in ("no entry", "corrupt entry", "memo off") or reason.startswith("restore refused"):
@@ -21,7 +23,8 @@ def _reason_kind(reason: str) -> str:
 
 
 def memo_claims(raw, enabled: bool, off_reason="") -> dict:
-    """{"enabled", "fits", "served", "trained", "why": {kind: n}, "seconds_served", "log": [...]}."""
+    """{"enabled", "fits", "served", "trained", "delegated", "why": {kind: n}, "seconds_served", "log": [...]}.
+    `delegated`: served fits whose entry the grader trained on this sandbox's request (grader/delegate)."""
     log = raw.get("log") if isinstance(raw, dict) else None
     fits = []
     items = [item for item in (log if isinstance(log, list) else [])[:10 * MAX_FITS] if isinstance(item, dict)]
@@ -29,15 +32,19 @@ def memo_claims(raw, enabled: bool, off_reason="") -> dict:
         reason = item.get("reason") if isinstance(item.get("reason"), str) else ""
         seconds = item.get("seconds") if isinstance(item.get("seconds"), (int, float)) else None
         key = item.get("key") if isinstance(item.get("key"), str) else ""
+        delegation = item.get("delegated") if isinstance(item.get("delegated"), str) else ""
         fits.append({"served": item.get("served") is True, "reason": reason[:200], "key": key[:16],
-                     "seconds": None if seconds is None else round(float(seconds), 3)})
+                     "seconds": None if seconds is None else round(float(seconds), 3), "delegation": delegation[:200]})
     why: dict = {}
     for fit in fits:
         kind = _reason_kind(fit["reason"]) if not fit["served"] else "served"
+        if fit["served"] and fit["reason"] == "delegated":
+            kind = "delegated"
         why[kind] = why.get(kind, 0) + 1
     served = sum(1 for f in fits if f["served"])
     return {"enabled": enabled, "off_reason": off_reason, "fits": len(fits), "served": served,
-            "trained": len(fits) - served, "why": why,
+            "trained": len(fits) - served, "delegated": sum(1 for f in fits if f["served"] and f["reason"] == "delegated"),
+            "why": why,
             "seconds_served": round(sum(f["seconds"] or 0 for f in fits if f["served"]), 3), "log": fits,
             "source": "claim"}
 

@@ -18,6 +18,13 @@ makes the fit unkeyable: it trains as usual. A miss is always allowed; a wrong h
 
 A hit restores the trained variables, the optimizer's variables and the RNG states as training
 left them, and returns a History with the stored history.
+
+A miss in the sandbox may be *delegated* (grader/delegate): the fit is written down as a request
+(the allow-listed layers, every variable's bytes, the optimizer's and compile's configs, the fit's
+arguments, the RNG states, and the data as sha256 digests only) in a folder the grader watches.
+The grader rebuilds the fit, computes this same key itself, trains it in its own worker only if
+the keys are equal, and writes the entry; the sandbox, which waited, is then served it like any
+hit. Anything else (a refusal, no answer, a grader that stops answering) trains here, as before.
 """
 
 import contextlib
@@ -43,6 +50,11 @@ DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "u
 FIT_SCALARS = ("batch_size", "epochs", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch",
                "validation_steps", "validation_batch_size", "validation_freq")
 FIT_DATA = ("x", "y", "validation_data", "sample_weight", "class_weight")
+REQUEST_FORMAT = b"GRDREQ01"  # a delegated fit's request: magic, header length, JSON header, arrays
+REQUEST_LAYERS = {"Dense": ("units", "activation", "use_bias"), "Flatten": (), "Dropout": ("rate",),
+                  "Activation": ("activation",), "Rescaling": ("scale", "offset")}
+ANSWER_WAIT_S = 60  # no answer at all within this: the grader is not listening, train here
+ANSWER_STALE_S = 120  # an answer not refreshed for this long: the grader stopped, train here
 IGNORED_FIT_ARGS = ("self", "verbose", "callbacks")
 
 
@@ -359,6 +371,34 @@ def set_rng_states(states: dict) -> None:
         generator.state.assign(np.asarray(states["keras_global"], dtype=generator.state.dtype))
 
 
+def become_rng_states(states: dict) -> None:
+    """Make this process's RNGs exactly `states`, including which generators exist at all: the
+    grader's worker taking on a delegated fit's RNG states before it computes that fit's key."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    if states.get("tf_seed") is not None and context.context()._seed != states["tf_seed"]:
+        tf.random.set_seed(states["tf_seed"])
+    # the generators the request has are made first: making one may draw from Python's RNG,
+    # whose state is set after them
+    if states.get("keras_global") is not None:
+        from keras.src.random.seed_generator import global_seed_generator
+
+        global_seed_generator()
+    if states.get("tf_generator") is not None:
+        tf.random.get_global_generator()
+    set_rng_states(states)
+    if states.get("tf_generator") is None:
+        from tensorflow.python.ops import stateful_random_ops
+
+        if getattr(stateful_random_ops, "_global_generator", None) is not None:
+            stateful_random_ops._global_generator = None
+    if states.get("keras_global") is None:
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("global_seed_generator", None)
+
+
 # -- entries ---------------------------------------------------------------------------------
 
 def encode_entry(key: str, model, history, rng_after: dict) -> bytes:
@@ -414,6 +454,72 @@ def _arrays(header: dict, payload: bytes, role: str) -> list:
     return out
 
 
+# -- a delegated fit's request ---------------------------------------------------------------
+
+def _steps(bound: dict):
+    """Optimizer steps the fit would take (None: cannot tell): short fits are not worth a request."""
+    import math
+
+    x = bound.get("x")
+    rows = getattr(x, "shape", None)
+    if not rows:
+        return None
+    n = int(rows[0])
+    split = bound.get("validation_split") or 0.0
+    if isinstance(split, (int, float)) and 0 < split < 1:
+        n = int(n * (1 - split))
+    batch = bound.get("batch_size") or 32
+    epochs, first = bound.get("epochs") or 1, bound.get("initial_epoch") or 0
+    per_epoch = bound.get("steps_per_epoch") or (math.ceil(n / batch) if isinstance(batch, int) and batch > 0 else None)
+    if not isinstance(per_epoch, int) or not isinstance(epochs, int) or not isinstance(first, int):
+        return None
+    return per_epoch * max(0, epochs - first)
+
+
+def _request_value(value):
+    """A config value a request may carry as it is: JSON scalars, never objects."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise Unkeyable(f"config value of type {type(value).__name__}")
+
+
+def encode_request(key: str, model, bound: dict, material: dict) -> bytes:
+    """The fit as the grader can rebuild it: layers from REQUEST_LAYERS with their plain settings,
+    every model and optimizer variable's bytes, the optimizer's class and config, the compile
+    config, the fit's scalar arguments, the data (digests only, from the key) and the RNG states."""
+    import numpy as np
+    from keras.src.layers.core.input_layer import InputLayer
+
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, InputLayer):
+            continue
+        cls = type(layer)
+        if cls.__name__ not in REQUEST_LAYERS or not cls.__module__.startswith("keras."):
+            raise Unkeyable(f"layer {cls.__name__}")
+        config = layer.get_config()
+        layers.append({"class": cls.__name__, **{f: _request_value(config.get(f)) for f in REQUEST_LAYERS[cls.__name__]}})
+    optimizer = model.optimizer
+    compile_config = {k: v for k, v in (model.get_compile_config() or {}).items() if k != "optimizer"}
+    arrays, chunks, offset = [], [], 0
+    for role, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
+        for variable in variables:
+            arr = np.asarray(variable.numpy(), order="C")
+            raw = arr.tobytes()
+            arrays.append({"role": role, "dtype": str(arr.dtype), "shape": list(arr.shape), "offset": offset,
+                           "nbytes": len(raw), "trainable": bool(getattr(variable, "trainable", False))})
+            chunks.append(raw)
+            offset += len(raw)
+    header = {"v": KEY_VERSION, "key": key, "input_shape": [int(d) for d in model.inputs[0].shape[1:]],
+              "layers": layers, "optimizer": {"class": type(optimizer).__name__,
+                                              "config": {k: _request_value(v) for k, v in optimizer.get_config().items()},
+                                              "built": bool(getattr(optimizer, "built", False))},
+              "compile": compile_config, "fit": {name: _request_value(bound.get(name)) for name in FIT_SCALARS},
+              "data": material["data"], "rng": material["rng"], "arrays": arrays}
+    raw_header = json.dumps(header).encode()
+    return REQUEST_FORMAT + struct.pack("<Q", len(raw_header)) + raw_header + b"".join(chunks)
+
+
 # -- the wrapper -----------------------------------------------------------------------------
 
 class Memo:
@@ -427,6 +533,9 @@ class Memo:
         self.entries: list[str] = []  # full keys of the entries this process served or recorded, in order
         self.on_epoch = None  # the worker's progress line; never changes training
         self.dry = False  # compute the key, then raise DryRun: the worker announcing what it will train
+        self.delegation: dict | None = None  # {"requests", "answers", "min_steps", "max_bytes"}: see _delegate
+        self._requests = 0
+        self._material: dict | None = None  # the last key's material (the request reuses its digests)
         self._origins: _Origins | None = None
         self._original_fit = None
         self._wrapper = None
@@ -511,6 +620,7 @@ class Memo:
             raise Unkeyable(f"fit arguments {sorted(unknown)}")
         if material["rng"]["tf_seed"] is None:
             raise Unkeyable("no TensorFlow seed: the shuffle is not reproducible")
+        self._material = material
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
     # -- restore -------------------------------------------------------------------------
@@ -578,6 +688,19 @@ class Memo:
                     return history
             else:
                 record["reason"] = "no entry"
+                if self.delegation is not None and not self.record:
+                    found, why = self._delegate(key, model, dict(bound.arguments))
+                    record["delegated"] = why
+                    if found is not None:
+                        try:
+                            history = self.restore(model, *found)
+                        except Exception as exc:
+                            record["reason"] = f"restore refused: {exc}"[:200]
+                        else:
+                            record.update(served=True, reason="delegated", seconds=round(time.monotonic() - started, 3))
+                            self.entries.append(key)
+                            self._log(record)
+                            return history
         elif key is not None:
             record["reason"] = "memo off"
         marker = self._mark(key) if key is not None and self.record else None
@@ -600,6 +723,59 @@ class Memo:
         record["seconds"] = round(time.monotonic() - started, 3)
         self._log(record)
         return history
+
+    # -- delegation --------------------------------------------------------------------
+    def _delegate(self, key: str, model, bound: dict):
+        """(entry, why): ask the grader to train this fit and wait for its entry; (None, why) when
+        it trains here instead. The wait is the student's time, like training would be."""
+        config = self.delegation
+        steps = _steps(bound)
+        if steps is None or steps < int(config.get("min_steps", 0)):
+            return None, "short fit: trained here"
+        try:
+            raw = encode_request(key, model, bound, self._material)
+        except Unkeyable as exc:
+            return None, f"not delegable: {exc}"[:200]
+        except Exception as exc:
+            return None, f"not delegable: {type(exc).__name__}: {exc}"[:200]
+        if len(raw) > int(config.get("max_bytes", 64 << 20)):
+            return None, "not delegable: too large"
+        self._requests += 1
+        name = str(self._requests)
+        folder = config["requests"]
+        try:
+            tmp = os.path.join(folder, f".{name}.tmp")
+            with open(tmp, "wb") as handle:
+                handle.write(raw)
+            os.replace(tmp, os.path.join(folder, f"{name}.req"))
+        except OSError as exc:
+            return None, f"request not written: {exc.strerror or exc}"[:200]
+        return self._await(name, key, config)
+
+    def _await(self, name: str, key: str, config: dict):
+        path = os.path.join(config["answers"], f"{name}.json")
+        asked = time.monotonic()
+        while True:
+            answer, age = None, 0.0
+            try:
+                with open(path, "rb") as handle:
+                    age = time.time() - os.fstat(handle.fileno()).st_mtime
+                    answer = json.loads(handle.read(8192))
+            except (OSError, ValueError):
+                pass
+            state = answer.get("state") if isinstance(answer, dict) else None
+            if state == "done":
+                found = self.lookup(key)
+                if found is None or found == "corrupt":
+                    return None, "delegated entry missing: trained here"
+                return found, "served"
+            if state in ("refused", "failed", "cancelled"):
+                return None, f"{state}: {str(answer.get('reason', ''))[:160]}"
+            if state is None and time.monotonic() - asked > float(config.get("answer_wait_s", ANSWER_WAIT_S)):
+                return None, "no answer: trained here"
+            if state is not None and age > float(config.get("stale_s", ANSWER_STALE_S)):
+                return None, "the grader stopped answering: trained here"
+            time.sleep(WAIT_POLL_S)
 
     def _epoch_done(self, marker: str | None):
         def done(epoch, total) -> None:
@@ -722,6 +898,8 @@ def install(config: dict) -> Memo:
     config: {"store": folder or None, "serve": bool, "record": bool, "threads": int, "determinism": bool}
     """
     memo = Memo(config.get("store"), serve=bool(config.get("serve", True)), record=bool(config.get("record", False)))
+    if isinstance(config.get("delegate"), dict) and memo.serve and not memo.record:
+        memo.delegation = dict(config["delegate"])
     threads, determinism = int(config.get("threads", 2)), bool(config.get("determinism", True))
     module = types.ModuleType(MODULE_NAME)
     module.memo = memo
@@ -740,4 +918,4 @@ def install(config: dict) -> Memo:
 
 
 __all__ = ["Memo", "Unkeyable", "DryRun", "install", "apply_settings", "rng_states", "set_rng_states", "encode_entry",
-           "decode_entry", "MODULE_NAME"]
+           "decode_entry", "encode_request", "become_rng_states", "MODULE_NAME", "REQUEST_FORMAT", "REQUEST_LAYERS"]

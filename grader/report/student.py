@@ -253,21 +253,39 @@ EVIDENCE_ITEMS = 30
 LONG_MESSAGE = 360  # characters: about 60 words, what a student reads before looking for the fix
 
 
-def memo_lines(memo: dict, lang: str) -> list[str]:
-    """What the training memo did for this notebook, in words (result["execution"]["memo"])."""
+def memo_lines(memo: dict, lang: str, delegation: dict | None = None) -> list[str]:
+    """What the training memo did for this notebook, in words (result["execution"]["memo"]), and
+    which fits the grader trained for it (result["execution"]["delegation"], the grader's count)."""
     if not memo:
         return []
     if not memo.get("enabled"):
         return [text(lang, "memo.off", reason=render(memo.get("off_reason") or "", lang))]
-    lines = []
+    lines = delegation_lines(delegation or {}, lang)
     if memo.get("fits"):
         lines.append(text(lang, "memo.served", served=memo.get("served", 0), fits=memo["fits"],
                           seconds=f"{memo.get('seconds_served', 0):.1f}"))
-    why = {k: n for k, n in (memo.get("why") or {}).items() if k != "served"}
+    why = {k: n for k, n in (memo.get("why") or {}).items() if k not in ("served", "delegated")}
     if why:
         known = catalog(lang)
         parts = [f"{n} {known.get(f'memo.why.{k}', known['memo.why.other'])}" for k, n in sorted(why.items())]
         lines.append(text(lang, "memo.trained", trained=memo.get("trained", 0), why="; ".join(parts)))
+    return lines
+
+
+def delegation_lines(delegation: dict, lang: str) -> list[str]:
+    if not delegation.get("enabled") or not delegation.get("requests"):
+        return []
+    lines = []
+    if delegation.get("trained") or delegation.get("already"):
+        lines.append(text(lang, "delegate.summary", trained=delegation.get("trained", 0),
+                          requests=delegation["requests"], already=delegation.get("already", 0)))
+    refused = delegation.get("refused") or {}
+    if refused:
+        known = catalog(lang)
+        why = "; ".join(f"{n} {known.get(f'delegate.kind.{k}', known['delegate.kind.malformed'])}" for k, n in sorted(refused.items()))
+        lines.append(text(lang, "delegate.refused", n=sum(refused.values()), why=why))
+    if delegation.get("cancelled"):
+        lines.append(text(lang, "delegate.cancelled", n=delegation["cancelled"]))
     return lines
 
 
@@ -404,7 +422,7 @@ def render_report(result, material: Material | None, rubric, lang: str = "es", h
         grader_failed=status == "grader_error",  # the grader failed, not the student: nothing for them to fix
         first=first, show_noise=show_noise, has_notebook=has_notebook, points_text=lambda n: points_text(n, lang),
         cells=cells, run_message=run_message, not_run=not_run, environment=environment_lines(shown["sandbox"], lang),
-        memo_lines=memo_lines(result.execution.get("memo") or {}, lang),
+        memo_lines=memo_lines(result.execution.get("memo") or {}, lang, result.execution.get("delegation")),
         protocol=protocol_lines(rubric, lang), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

@@ -22,6 +22,7 @@ from ..kinds import RunKind
 from ..rubric import Protocol
 
 ANNOUNCE = "announce"  # a job that only computes the fit keys of TRAIN jobs (see client.train)
+DELEGATED = "delegated"  # a sandbox's fit to rebuild, check against its key, and train (grader/delegate)
 
 
 def main() -> None:
@@ -40,7 +41,9 @@ def main() -> None:
     memo_config = dict(payload.get("memo") or {"store": None})
     memo = fitmemo.install(dict(memo_config, threads=protocol.threads, determinism=True))
     folder = Path(payload["data"])
-    (x_all, y_all), _ = data.load(Dataset(folder, False, "", 0, 0))
+    (x_all, y_all), (x_test, y_test) = data.load(Dataset(folder, False, "", 0, 0))
+    raw_arrays = {"train": (x_all, y_all), "test": (x_test, y_test)}  # what delegated fits' data is made from
+    made: dict = {}
     x_all = x_all.astype("float32") / protocol.pixel_scale
     val = protocol.validation_size
     x_val, y_val, x_train, y_train = x_all[:val], y_all[:val], x_all[val:], y_all[val:]
@@ -104,6 +107,18 @@ def main() -> None:
             keras.backend.clear_session()
             print(json.dumps({"id": job["id"], "announce": keys}), flush=True)
             continue
+        if job.get("kind") == DELEGATED:  # a sandbox's fit, rebuilt and proven by its key (grader/delegate)
+            from ..delegate import rebuild
+            from ..delegate.request import decode_own
+
+            def delegated_progress(epoch, total, job_id=job["id"]):
+                print(json.dumps({"progress": f"delegated fit {job_id}: epoch {epoch}/{total}"}), flush=True)
+
+            request = decode_own(Path(job["request"]).read_bytes())
+            outcome = rebuild.train(request, memo, fitmemo, raw_arrays, protocol.pixel_scale, made, delegated_progress)
+            print(json.dumps({"id": job["id"], "delegated": outcome}), flush=True)
+            keras.backend.clear_session()
+            continue
         shape = tuple(job["model"]["input_shape"])
         xt = x_train.reshape((-1, *shape))
         if job.get("kind") == RunKind.REPRO:
@@ -138,7 +153,7 @@ def memo_counts(memo, since: int, entries_since: int) -> dict:
             "recorded": sum(1 for f in fits if f.get("recorded")), "entries": memo.entries[entries_since:]}
 
 
-__all__ = ["main"]
+__all__ = ["main", "ANNOUNCE", "DELEGATED"]
 
 if __name__ == "__main__":
     main()

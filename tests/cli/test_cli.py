@@ -139,7 +139,7 @@ def test_export_help_in_english_from_the_environment(env, capsys):
 
 
 GRADE_OPTIONS = ["--allow-unsandboxed", "--cache", "--cluster", "--data-dir", "--epochs", "--force", "--help", "--jobs",
-                 "--lang", "--no-cache", "--no-memo", "--out", "--quiet", "--rubric", "--scheduler", "--seeds",
+                 "--lang", "--no-cache", "--no-delegate", "--no-memo", "--out", "--quiet", "--rubric", "--scheduler", "--seeds",
                  "--train-workers", "-h"]
 
 

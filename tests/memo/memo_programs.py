@@ -3,7 +3,9 @@
     python tests/memo/memo_programs.py MODE STORE [PROGRAM ...] > results.json
 
 MODE: off (the memo installed, nothing served), record (what the grader's worker does: serve
-and record), serve (what a sandbox does: serve only). Each program trains a small real MLP on
+and record), serve (what a sandbox does: serve only), delegate (a sandbox that delegates its
+misses: requests go to the folders named by GRADER_TEST_DELEGATE="REQUESTS:ANSWERS", which a
+grader-side service answers; tests/delegate/test_delegate_soundness.py). Each program trains a small real MLP on
 real Fashion-MNIST images and reports, per fit, whether it was served; and, as sha256 digests,
 the model's variables, the optimizer's variables, the history and the RNG draws that follow the
 fit. Programs run in order in one process, so a served fit must also leave the process exactly
@@ -169,7 +171,13 @@ def _digest(arrays) -> str:
 
 
 def run(mode: str, store: str, names: list[str]) -> dict:
-    memo = fitmemo.install({"store": store, "serve": mode != "off", "record": mode == "record", "threads": 2})
+    config = {"store": store, "serve": mode != "off", "record": mode == "record", "threads": 2}
+    if mode == "delegate":
+        import os
+
+        requests, answers = os.environ["GRADER_TEST_DELEGATE"].split(":")
+        config["delegate"] = {"requests": requests, "answers": answers, "min_steps": 0}
+    memo = fitmemo.install(config)
     import keras
     import numpy as np
 
@@ -182,6 +190,7 @@ def run(mode: str, store: str, names: list[str]) -> dict:
         fits = memo.log[before:]
         out[name] = {
             "served": [f["served"] for f in fits], "reasons": [f["reason"] for f in fits], "keys": [f["key"] for f in fits],
+            "delegation": [f.get("delegated", "") for f in fits],
             "weights": _digest([v.numpy() for v in model.variables]),
             "optimizer": _digest([v.numpy() for v in model.optimizer.variables]),
             "history": hashlib.sha256(json.dumps([[h.history, h.epoch, h.params] for h in histories],

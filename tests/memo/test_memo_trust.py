@@ -113,7 +113,7 @@ def test_hostile_memo_claims_are_read_as_bounded_data():
                        {"served": True, "reason": "exact key", "key": "k" * 500, "seconds": 1e9}] + [{}] * 10_000}
     claims = memo_claims(garbage, True)
     assert claims["fits"] == 200 and claims["served"] == 1
-    assert claims["log"][0] == {"served": False, "reason": "", "key": "", "seconds": None}
+    assert claims["log"][0] == {"served": False, "reason": "", "key": "", "seconds": None, "delegation": ""}
     assert len(claims["log"][1]["key"]) == 16
     for hostile in (None, [], "memo", {"log": "x"}, {"log": None}):
         assert memo_claims(hostile, False)["fits"] == 0
