@@ -677,30 +677,17 @@ class Memo:
             if found == "corrupt":
                 record["reason"] = "corrupt entry"
             elif found is not None:
-                try:
-                    history = self.restore(model, *found)
-                except Exception as exc:
-                    record["reason"] = f"restore refused: {exc}"[:200]
-                else:
-                    record.update(served=True, reason="exact key", seconds=round(time.monotonic() - started, 3))
-                    self.entries.append(key)
-                    self._log(record)
+                history = self._serve(model, key, found, record, "exact key", started)
+                if history is not None:
                     return history
             else:
                 record["reason"] = "no entry"
                 if self.delegation is not None and not self.record:
                     found, why = self._delegate(key, model, dict(bound.arguments))
                     record["delegated"] = why
-                    if found is not None:
-                        try:
-                            history = self.restore(model, *found)
-                        except Exception as exc:
-                            record["reason"] = f"restore refused: {exc}"[:200]
-                        else:
-                            record.update(served=True, reason="delegated", seconds=round(time.monotonic() - started, 3))
-                            self.entries.append(key)
-                            self._log(record)
-                            return history
+                    history = self._serve(model, key, found, record, "delegated", started) if found is not None else None
+                    if history is not None:
+                        return history
         elif key is not None:
             record["reason"] = "memo off"
         marker = self._mark(key) if key is not None and self.record else None
@@ -721,6 +708,18 @@ class Memo:
                 with contextlib.suppress(OSError):
                     os.unlink(marker)
         record["seconds"] = round(time.monotonic() - started, 3)
+        self._log(record)
+        return history
+
+    def _serve(self, model, key: str, found, record: dict, reason: str, started: float):
+        """Restore an entry into the model (its History), or None with the refusal in `record`."""
+        try:
+            history = self.restore(model, *found)
+        except Exception as exc:
+            record["reason"] = f"restore refused: {exc}"[:200]
+            return None
+        record.update(served=True, reason=reason, seconds=round(time.monotonic() - started, 3))
+        self.entries.append(key)
         self._log(record)
         return history
 
