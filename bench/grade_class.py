@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/grade_class.py [--data-dir DIR] [--students N] [--jobs J] [--keep DIR]
     .venv/bin/python bench/grade_class.py --scheduler spawn|tcp://HOST:PORT [--data-dir DIR] [--students N]
-    .venv/bin/python bench/grade_class.py --delegation [--data-dir DIR] [--jobs J] [--keep DIR]
+    .venv/bin/python bench/grade_class.py --delegation [--phases bob,buggy_class,alice] [--data-dir DIR] [--jobs J] [--keep DIR]
 
 With --delegation, it measures what delegated fits buy (grader/delegate), each phase with and
 without `--no-delegate`, in this order: bob alone; a class of 8 with bugs (bob, and 7 variants of
@@ -686,6 +686,7 @@ def delegation_main(args) -> None:
         say(f"      {refs_s:.1f} s")
         phases: dict = {}
         plan = [("bob", A / "bob.ipynb"), ("buggy_class", tmp / "buggy"), ("alice", A / "alice.ipynb")]
+        plan = [(name, target) for name, target in plan if name in args.phases.split(",")]
         for name, target in plan:
             for delegate in (False, True):
                 arm = f"{name}-{'on' if delegate else 'off'}"
@@ -743,8 +744,9 @@ def delegation_main(args) -> None:
                         f"{str(r.get('score')):>5s}  {fmt_timings(r)}")
         if args.keep:
             out(f"outputs kept in {tmp}")
-        out(f"bob_ratio={ratios['bob']:.3f} buggy_class_ratio={ratios['buggy_class']:.3f} alice_ratio={ratios['alice']:.3f} "
-            f"delegated={delegated} trained_twice={twice} references_s={refs_s:.1f} " + " ".join(fields))
+        ratio_fields = " ".join(f"{name}_ratio={ratios[name]:.3f}" if name in ratios else f"{name}_ratio=-"
+                                for name in ("bob", "buggy_class", "alice"))
+        out(f"{ratio_fields} delegated={delegated} trained_twice={twice} references_s={refs_s:.1f} " + " ".join(fields))
 
 
 def main() -> None:
@@ -758,6 +760,8 @@ def main() -> None:
     parser.add_argument("--keep", default=None, metavar="DIR", help="keep every output here (a new or empty folder)")
     parser.add_argument("--delegation", action="store_true",
                         help="measure delegated fits instead: bob, a class of 8 with bugs and alice, each with and without")
+    parser.add_argument("--phases", default="bob,buggy_class,alice",
+                        help="with --delegation: which phases, comma-separated (default all three)")
     args = parser.parse_args()
     if args.delegation:
         return delegation_main(args)

@@ -193,13 +193,16 @@ class CheckSpec:
 class Delegation:
     """What a sandbox may ask the grader to train for it (grader/delegate): at most `fits_factor`
     times the fits the course expects, `epochs_factor` times the protocol's epochs per fit,
-    `max_params` parameters, `max_request_mb` per request; a fit of fewer than `min_steps`
-    optimizer steps trains in the sandbox (shipping it costs more than training it there)."""
+    `max_params` parameters, `max_request_mb` per request. A fit of fewer than `min_steps`
+    optimizer steps trains in the sandbox (shipping it costs more than training it there), and so
+    does one of fewer than `start_steps` while the grader has no worker running for this
+    submission yet (measured: a worker's start, about 10 s, costs more than a 5-epoch fit saves)."""
 
     fits_factor: int = 2
     epochs_factor: int = 2
     max_params: int = 2_000_000
     min_steps: int = 2000
+    start_steps: int = 20_000
     max_request_mb: int = 64
     folder_mb: int = 256
 

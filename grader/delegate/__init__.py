@@ -36,7 +36,8 @@ def sandbox_settings(rubric, sandbox) -> dict | None:
     where = sandbox.delegate_config()
     if where is None:
         return None
-    return dict(where, min_steps=rubric.delegation.min_steps, max_bytes=rubric.delegation.max_request_mb << 20)
+    d = rubric.delegation
+    return dict(where, min_steps=d.min_steps, start_steps=d.start_steps, max_bytes=d.max_request_mb << 20)
 
 
 def open_delegation(sandbox, rubric, dataset, store, *, cache_dir, cluster: str | None = None,

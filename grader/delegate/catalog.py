@@ -9,8 +9,8 @@ rounded to float32; labels as uint8, int32, int64 or float32). Shapes are free a
 bytes are the same (a flattened (n, 784) array hashes like the (n, 28, 28) one). Any other array
 is not the grader's to reproduce: that fit trains in the sandbox.
 
-The catalog (digest -> recipe) is computed once per dataset and protocol and kept in the cache
-folder as JSON; hashing every variant takes a few seconds.
+A recipe's digest is computed when a request names an array of its dtype and row count (one or
+two hashes of one array, about a second the first time) and kept in the cache folder as JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from ..data import IMAGE_SHAPE, Dataset, load
 
-VERSION = 1
+VERSION = 2
 X_FORMS = ("uint8", "float32_div", "float64_div", "float64_div_to_float32")
 Y_FORMS = ("uint8", "int32", "int64", "float32")
 PIXELS = math.prod(IMAGE_SHAPE)
@@ -81,11 +81,15 @@ def _ranges(n_train: int, n_test: int, validation: int) -> list[tuple[str, int, 
     return list(dict.fromkeys(ranges))
 
 
+X_DTYPES = {"uint8": "uint8", "float32_div": "float32", "float64_div": "float64", "float64_div_to_float32": "float32"}
+Y_DTYPES = {form: form for form in Y_FORMS}
+
+
 def recipes(dataset: Dataset, validation: int) -> list[Recipe]:
     out = []
     for source, start, stop in _ranges(dataset.n_train, dataset.n_test, validation):
-        out += [Recipe(source, "x", start, stop, form, "") for form in X_FORMS]
-        out += [Recipe(source, "y", start, stop, form, "") for form in Y_FORMS]
+        out += [Recipe(source, "x", start, stop, form, X_DTYPES[form]) for form in X_FORMS]
+        out += [Recipe(source, "y", start, stop, form, Y_DTYPES[form]) for form in Y_FORMS]
     return out
 
 
@@ -93,41 +97,52 @@ def _digest(array: np.ndarray) -> str:
     return hashlib.sha256(memoryview(np.ascontiguousarray(array).reshape(-1)).cast("B")).hexdigest()
 
 
-def build(dataset: Dataset, validation: int, scale: float) -> dict[str, Recipe]:
-    """digest -> recipe, for every known array (computed: a few seconds on the full dataset)."""
-    (x_train, y_train), (x_test, y_test) = load(dataset)
-    arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
-    known: dict[str, Recipe] = {}
-    for recipe in recipes(dataset, validation):
-        array = make(recipe, arrays, scale)
-        recipe = Recipe(recipe.source, recipe.part, recipe.start, recipe.stop, recipe.form, str(array.dtype))
-        known.setdefault(f"{recipe.dtype}:{_digest(array)}", recipe)
-    return known
+def _allowed_rest(part: str) -> set:
+    return {IMAGE_SHAPE, (PIXELS,), (*IMAGE_SHAPE, 1)} if part == "x" else {(), (1,)}
 
 
 class Catalog:
-    """The known arrays of one dataset and protocol, cached in `cache_dir/delegate`."""
+    """The known arrays of one dataset and protocol. A digest is computed only for the recipes
+    whose dtype and row count match an array a request names (a request's x costs one or two
+    hashes, not all of them), and kept in `cache_dir/delegate` for the next request and process."""
 
-    def __init__(self, known: dict[str, Recipe]) -> None:
-        self.known = known
+    def __init__(self, dataset: Dataset, validation: int, scale: float, path: Path | None = None) -> None:
+        self.dataset, self.validation, self.scale, self.path = dataset, validation, scale, path
+        self.recipes = recipes(dataset, validation)
+        self.digests: dict[Recipe, str] = {}
+        self._arrays = None
+        if path is not None:
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                self.digests = {Recipe(**item["recipe"]): item["sha256"] for item in raw if isinstance(item, dict)}
+            except (OSError, ValueError, TypeError, KeyError):
+                self.digests = {}
 
     @classmethod
     def load_or_build(cls, dataset: Dataset, validation: int, scale: float, cache_dir: Path | None) -> "Catalog":
         name = f"catalog-v{VERSION}-{dataset.checksum[:16]}-{validation}-{scale!r}.json"
-        path = Path(cache_dir) / "delegate" / name if cache_dir is not None else None
-        if path is not None:
-            try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
-                return cls({digest: Recipe(**recipe) for digest, recipe in raw.items()})
-            except (OSError, ValueError, TypeError):
-                pass
-        catalog = cls(build(dataset, validation, scale))
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({d: r.to_json() for d, r in catalog.known.items()}), encoding="utf-8")
-            os.replace(tmp, path)
-        return catalog
+        return cls(dataset, validation, scale, Path(cache_dir) / "delegate" / name if cache_dir is not None else None)
+
+    def digest(self, recipe: Recipe) -> str:
+        if recipe not in self.digests:
+            if self._arrays is None:
+                (x_train, y_train), (x_test, y_test) = load(self.dataset)
+                self._arrays = {"train": (x_train, y_train), "test": (x_test, y_test)}
+            self.digests[recipe] = _digest(make(recipe, self._arrays, self.scale))
+            self._save()
+        return self.digests[recipe]
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps([{"recipe": r.to_json(), "sha256": d} for r, d in self.digests.items()]),
+                           encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:  # a read-only cache: the digests are computed again next time
+            pass
 
     def find(self, described: dict) -> Recipe | None:
         """The recipe of an array a key describes ({"dtype", "shape", "sha256"}), if the grader has
@@ -136,14 +151,14 @@ class Catalog:
         if not isinstance(described, dict):
             return None
         dtype, shape, digest = described.get("dtype"), described.get("shape"), described.get("sha256")
-        if not isinstance(dtype, str) or not isinstance(digest, str) or not isinstance(shape, list) or not shape:
+        if not isinstance(dtype, str) or not isinstance(digest, str) or not isinstance(shape, list) or not shape \
+                or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
             return None
-        recipe = self.known.get(f"{dtype}:{digest}")
-        if recipe is None or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape) or shape[0] != recipe.rows:
-            return None
-        rest = tuple(shape[1:])
-        allowed = {IMAGE_SHAPE, (PIXELS,), (*IMAGE_SHAPE, 1)} if recipe.part == "x" else {(), (1,)}
-        return recipe if rest in allowed else None
+        for recipe in self.recipes:
+            if recipe.dtype == dtype and recipe.rows == shape[0] and tuple(shape[1:]) in _allowed_rest(recipe.part) \
+                    and self.digest(recipe) == digest:
+                return recipe
+        return None
 
 
-__all__ = ["Catalog", "Recipe", "make", "build", "recipes"]
+__all__ = ["Catalog", "Recipe", "make", "recipes"]

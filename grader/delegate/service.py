@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..memo.fitmemo import TRAINER_READY
 from .request import NAME, Caps, RequestRefused, parse, read_file
 
 POLL_S = 0.2
@@ -171,6 +172,7 @@ class Delegation:
         with self._lock:
             self._live[name] = request.key
         self._answer(name, {"state": "training"})
+        self._answer(TRAINER_READY, {"state": "running"})  # from now on a medium fit is worth sending too
         started = time.monotonic()
         last_touch = [time.monotonic()]
 

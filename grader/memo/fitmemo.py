@@ -54,6 +54,7 @@ REQUEST_FORMAT = b"GRDREQ01"  # a delegated fit's request: magic, header length,
 REQUEST_LAYERS = {"Dense": ("units", "activation", "use_bias"), "Flatten": (), "Dropout": ("rate",),
                   "Activation": ("activation",), "Rescaling": ("scale", "offset")}
 ANSWER_WAIT_S = 60  # no answer at all within this: the grader is not listening, train here
+TRAINER_READY = "trainer"  # "trainer.json" in the answers folder: the grader's worker for this sandbox runs
 ANSWER_STALE_S = 120  # an answer not refreshed for this long: the grader stopped, train here
 IGNORED_FIT_ARGS = ("self", "verbose", "callbacks")
 
@@ -533,7 +534,7 @@ class Memo:
         self.entries: list[str] = []  # full keys of the entries this process served or recorded, in order
         self.on_epoch = None  # the worker's progress line; never changes training
         self.dry = False  # compute the key, then raise DryRun: the worker announcing what it will train
-        self.delegation: dict | None = None  # {"requests", "answers", "min_steps", "max_bytes"}: see _delegate
+        self.delegation: dict | None = None  # {"requests", "answers", "min_steps", "start_steps", "max_bytes"}
         self._requests = 0
         self._material: dict | None = None  # the last key's material (the request reuses its digests)
         self._origins: _Origins | None = None
@@ -731,6 +732,8 @@ class Memo:
         steps = _steps(bound)
         if steps is None or steps < int(config.get("min_steps", 0)):
             return None, "short fit: trained here"
+        if steps < int(config.get("start_steps", 0)) and not os.path.exists(os.path.join(config["answers"], f"{TRAINER_READY}.json")):
+            return None, "short fit for a worker yet to start: trained here"
         try:
             raw = encode_request(key, model, bound, self._material)
         except Unkeyable as exc:

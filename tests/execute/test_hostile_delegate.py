@@ -115,7 +115,7 @@ print("flooded", flooded, "answers", len(answers))
 def graded(subset, reference_rubric, tmp_path_factory):
     needs_root_sandbox()
     tmp_path = tmp_path_factory.mktemp("hostile-delegate")
-    rubric = replace(reference_rubric, limits=LIMITS, delegation=replace(reference_rubric.delegation, min_steps=0))
+    rubric = replace(reference_rubric, limits=LIMITS, delegation=replace(reference_rubric.delegation, min_steps=0, start_steps=0))
     cache = tmp_path / "cache"
     honest, hostile = notebook(tmp_path / "honest.ipynb", HONEST), notebook(tmp_path / "hostile.ipynb", HOSTILE)
     results = {}
