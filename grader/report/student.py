@@ -260,10 +260,11 @@ def memo_lines(memo: dict, lang: str, delegation: dict | None = None) -> list[st
         return []
     if not memo.get("enabled"):
         return [text(lang, "memo.off", reason=render(memo.get("off_reason") or "", lang))]
-    lines = delegation_lines(delegation or {}, lang)
+    lines = []
     if memo.get("fits"):
         lines.append(text(lang, "memo.served", served=memo.get("served", 0), fits=memo["fits"],
                           seconds=f"{memo.get('seconds_served', 0):.1f}"))
+    lines += delegation_lines(delegation or {}, lang)
     why = {k: n for k, n in (memo.get("why") or {}).items() if k not in ("served", "delegated")}
     if why:
         known = catalog(lang)

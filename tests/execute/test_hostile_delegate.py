@@ -24,6 +24,7 @@ from grader.sandbox import Limits
 
 from ..conftest import needs_root_sandbox
 from ..helpers import notebook
+from ..report import lint
 
 pytestmark = pytest.mark.slow
 
@@ -129,11 +130,14 @@ def graded(subset, reference_rubric, tmp_path_factory):
         thread.start()
     for thread in threads:
         thread.join()
-    return results, MemoStore(cache)
+    for name in results:
+        results[name] = (results[name], tmp_path / f"out-{name}" / results[name].student)
+    return {name: result for name, (result, _) in results.items()}, MemoStore(cache), \
+        {name: folder for name, (_, folder) in results.items()}
 
 
 def test_hostile_requests_train_nothing_and_stop_nobody(graded):
-    results, store = graded
+    results, store, _ = graded
     hostile, honest = results["hostile"], results["honest"]
     assert hostile.status == "graded", hostile.message
     assert [c["status"] for c in hostile.execution["cells"]] == ["ok"] * len(hostile.execution["cells"])
@@ -150,7 +154,7 @@ def test_hostile_requests_train_nothing_and_stop_nobody(graded):
 
 
 def test_the_honest_notebook_is_delegated_meanwhile(graded):
-    results, _ = graded
+    results, _, _ = graded
     honest = results["honest"]
     assert honest.status == "graded", honest.message
     fit, = honest.execution["memo"]["log"]
@@ -159,7 +163,7 @@ def test_the_honest_notebook_is_delegated_meanwhile(graded):
 
 
 def test_the_store_holds_only_the_graders_own_training(graded):
-    results, store = graded
+    results, store, _ = graded
     keys = store.keys()
     fits = {name: result.execution["memo"]["log"][0]["key"] for name, result in results.items()}
     trained = sum(result.execution["delegation"]["trained"] for result in results.values())
@@ -170,3 +174,14 @@ def test_the_store_holds_only_the_graders_own_training(graded):
         assert key[:16] in fits.values()
     assert subprocess.run(["pgrep", "-f", "grader.retrain.worker"], capture_output=True).returncode == 1  # no trainer left
     assert subprocess.run(["pgrep", "-u", "65534"], capture_output=True).stdout == b""
+
+
+def test_both_reports_say_it_in_plain_words(graded):
+    """The delegation lines pass the report lint (no machinery outside "Cómo se corrigió", no English)."""
+    results, _, folders = graded
+    for name, folder in folders.items():
+        found = lint.folder_findings(folder, "es")
+        assert found == [], lint.summary(found)
+        text = (folder / "report.html").read_text(encoding="utf-8")
+        assert ("El corrector entrenó por su cuaderno" in text) == (name == "honest")
+        assert ("que el corrector no aceptó" in text) == (name == "hostile")
