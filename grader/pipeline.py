@@ -222,8 +222,11 @@ def grade(path: Path, rubric: Rubric, options: Options, student: str | None = No
             service = None
             try:
                 with sandbox:
-                    service = delegate.open_delegation(sandbox, rubric, dataset, memo.store, cache_dir=options.cache_dir,
-                                                       cluster=options.cluster, data_dir=options.data_dir)
+                    try:
+                        service = delegate.open_delegation(sandbox, rubric, dataset, memo.store, cache_dir=options.cache_dir,
+                                                           cluster=options.cluster, data_dir=options.data_dir)
+                    except OSError:  # no private folder for it: the notebook trains its own fits, as before
+                        service = None
                     config = dict(memo.sandbox_config(sandbox.memo_path),
                                   delegate=delegate.sandbox_settings(rubric, sandbox) if service else None)
                     execution = execute.run(sub, sandbox, rubric.contract_path, Path(artifacts_dir) / "a", config)

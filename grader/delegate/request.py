@@ -276,7 +276,7 @@ def _rng(raw) -> dict:
             and isinstance(numpy_state[1], list) and len(numpy_state[1]) == 624
             and all(isinstance(v, int) and 0 <= v < 1 << 32 for v in numpy_state[1])):
         raise RequestRefused("RNG state numpy")
-    for name, length in (("tf_generator", 2), ("keras_global", None)):
+    for name in ("tf_generator", "keras_global"):
         value = raw[name]
         if value is not None and (not isinstance(value, list) or len(value) > 4 or len(str(value)) > 200):
             raise RequestRefused(f"RNG state {name}")

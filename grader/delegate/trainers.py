@@ -128,10 +128,10 @@ class ClusterTrainer:
                 alive()
                 if self.cancelled:
                     return {"failed": "cancelled"}
-        entry = raw.get("entry")
-        if isinstance(entry, bytes) and self.store.put(request.key, entry):
-            return dict(raw["outcome"])
-        return {"failed": str(raw.get("outcome"))[:200]} if "refused" not in raw.get("outcome", {}) else dict(raw["outcome"])
+        outcome, entry = dict(raw.get("outcome") or {}), raw.get("entry")
+        if "refused" in outcome or (isinstance(entry, bytes) and self.store.put(request.key, entry)):
+            return outcome
+        return {"failed": f"no valid entry came back: {outcome}"[:200]}
 
     def cancel(self) -> None:
         self.cancelled = True
